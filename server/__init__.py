@@ -1,0 +1,1 @@
+"""BackTAL Studio server: FastAPI app, domain packages, worker."""

@@ -1,0 +1,132 @@
+"""``python -m server.cli``: migrate, create-user, seed-demo, serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from sqlalchemy import select
+
+from server.config import Settings
+from server.db import make_engine, make_sessionmaker, session_scope
+from server.models import Role, User
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from server.migrate import upgrade
+
+    upgrade(settings, args.revision)
+    print(f"database at revision {args.revision}", file=sys.stderr)
+    return 0
+
+
+def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from server.errors import ApiError
+    from server.users.service import create_user
+
+    factory = make_sessionmaker(make_engine(settings))
+    try:
+        with session_scope(factory) as session:
+            _, token = create_user(session, args.name, Role(args.role))
+    except ApiError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    print(token)  # the token and nothing else on stdout
+    return 0
+
+
+def _demo_user(session: object, name: str, role: Role) -> str:
+    from sqlalchemy.orm import Session
+
+    from server.users.service import create_user, rotate_token
+
+    assert isinstance(session, Session)
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        return create_user(session, name, role)[1]
+    return rotate_token(session, user.id)[1]
+
+
+def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
+    """Generate the demo clips (once), register them, add classes and two users."""
+    from server import demo
+    from server.labels.service import create_class, list_classes
+    from server.migrate import upgrade
+    from server.videos.service import register_files
+
+    upgrade(settings)
+    folder = settings.media_dir / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    clips = demo.demo_plan(args.videos)
+    for clip in clips:
+        path = folder / f"{clip.name}.mp4"
+        if not path.exists():
+            print(f"generating {path.name}", file=sys.stderr)
+            demo.write_clip(clip, path)
+    (folder / "ground_truth.json").write_text(json.dumps(demo.ground_truth(clips), indent=1))
+    factory = make_sessionmaker(make_engine(settings))
+    with session_scope(factory) as session:
+        existing = {c.name for c in list_classes(session)}
+        for name in demo.CLASSES:
+            if name not in existing:
+                create_class(session, name)
+        admin_token = _demo_user(session, "admin", Role.admin)
+        annotator_token = _demo_user(session, "annotator", Role.annotator)
+        admin = session.scalar(select(User).where(User.name == "admin"))
+        assert admin is not None
+        created, _ = register_files(
+            session, settings.media_dir, [f"demo/{c.name}.mp4" for c in clips], admin
+        )
+    url = f"http://{settings.host}:{settings.port}"
+    print(f"demo: {len(created)} new videos ({len(clips)} in all), classes {demo.CLASSES}")
+    print(f"admin token:     {admin_token}")
+    print(f"annotator token: {annotator_token}")
+    print(f"open {url}/  (API docs: {url}/docs)")
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.migrate import upgrade
+
+    upgrade(settings)
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m server.cli", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("migrate", help="upgrade the database schema")
+    p.add_argument("--revision", default="head")
+    p.set_defaults(func=cmd_migrate)
+    p = sub.add_parser("create-user", help="create a user and print its token")
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", choices=[r.value for r in Role], default=Role.annotator.value)
+    p.set_defaults(func=cmd_create_user)
+    p = sub.add_parser("seed-demo", help="generate and register the demo data set")
+    p.add_argument("--videos", type=int, default=6)
+    p.set_defaults(func=cmd_seed_demo)
+    p = sub.add_parser("serve", help="migrate, then serve the API and the UI")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    if getattr(args, "host", None) is None and args.command == "serve":
+        args.host = settings.host
+    if getattr(args, "port", None) is None and args.command == "serve":
+        args.port = settings.port
+    result: int = args.func(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Clicks: idempotent creation, listing with ownership rules, soft deletion."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from server.clicks.schemas import ClickIn
+from server.errors import Forbidden, NotFound, Unprocessable
+from server.labels.service import check_class_ids
+from server.models import Click, ClickKind, Role, User, Video, utcnow
+from server.timebase import frame_index
+from server.videos.service import get_live_video
+
+
+def validate_click_time(video: Video, t_s: float, end_s: float | None = None) -> None:
+    if not 0 <= t_s <= video.duration_s:
+        raise Unprocessable(
+            f"t_s={t_s:g} is outside the video: it must lie in [0, {video.duration_s:g}] seconds"
+        )
+    if end_s is not None and not t_s <= end_s <= video.duration_s:
+        raise Unprocessable(
+            f"end_s={end_s:g} must lie in [t_s, {video.duration_s:g}] seconds"
+        )
+
+
+def validate_kind(session: Session, kind: ClickKind, class_id: int | None) -> None:
+    if kind == ClickKind.background and class_id is not None:
+        raise Unprocessable("a background click has no class_id")
+    if kind == ClickKind.action:
+        if class_id is None:
+            raise Unprocessable("an action click needs a class_id")
+        check_class_ids(session, [class_id])
+
+
+def _by_key(session: Session, annotator_id: int, key: str) -> Click | None:
+    return session.scalar(
+        select(Click).where(Click.annotator_id == annotator_id, Click.client_key == key)
+    )
+
+
+def add_click(session: Session, video_id: int, user: User, body: ClickIn) -> tuple[Click, bool]:
+    """Store a click; with a ``client_key`` seen before, return that click instead.
+
+    Returns ``(click, created)``. Concurrent retries of one key are resolved by the unique
+    index (annotator, client_key): the loser's insert fails inside a savepoint and it reads
+    the winner's row.
+    """
+    if body.client_key is not None:
+        existing = _by_key(session, user.id, body.client_key)
+        if existing is not None:
+            return existing, False
+    video = get_live_video(session, video_id)
+    validate_click_time(video, body.t_s)
+    validate_kind(session, body.kind, body.class_id)
+    click = Click(
+        video_id=video.id,
+        annotator_id=user.id,
+        t_s=body.t_s,
+        frame_index=frame_index(body.t_s, video.fps, video.frame_count),
+        kind=body.kind,
+        class_id=body.class_id,
+        client_key=body.client_key,
+        client_elapsed_ms=body.client_elapsed_ms,
+        while_playing=body.while_playing,
+    )
+    if body.client_key is None:
+        session.add(click)
+        session.flush()
+        return click, True
+    try:
+        with session.begin_nested():
+            session.add(click)
+    except IntegrityError:
+        existing = _by_key(session, user.id, body.client_key)
+        if existing is None:
+            raise
+        return existing, False
+    return click, True
+
+
+def list_clicks(
+    session: Session, video_id: int, user: User, annotator_id: int | None
+) -> list[Click]:
+    """Live clicks of a video: the caller's own; an admin sees all (or one annotator's)."""
+    get_live_video(session, video_id)
+    q = select(Click).where(Click.video_id == video_id, Click.deleted_at.is_(None))
+    if user.role == Role.admin:
+        if annotator_id is not None:
+            q = q.where(Click.annotator_id == annotator_id)
+    else:
+        if annotator_id is not None and annotator_id != user.id:
+            raise Forbidden("annotators can only read their own clicks")
+        q = q.where(Click.annotator_id == user.id)
+    return list(session.scalars(q.order_by(Click.t_s, Click.id)))
+
+
+def delete_click(session: Session, click_id: int, user: User) -> None:
+    """Soft-delete a click (own click; an admin any). Deleting twice is not an error."""
+    click = session.get(Click, click_id)
+    if click is None:
+        raise NotFound(f"click {click_id} does not exist")
+    if user.role != Role.admin and click.annotator_id != user.id:
+        raise Forbidden("you can only delete your own clicks")
+    if click.deleted_at is None:
+        click.deleted_at = utcnow()
+        session.flush()

@@ -1,0 +1,51 @@
+"""The one settings object of the server (environment variables prefixed ``BACKTAL_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Everything the server, the CLI and the worker read from the environment.
+
+    Defaults give the embedded setup: a SQLite file and a media folder under ``./data``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BACKTAL_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./data/backtal.db",
+        description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host:5432/db",
+    )
+    media_dir: Path = Field(default=Path("./data/media"), description="Video files live here.")
+    max_upload_bytes: int = Field(default=2048 * MiB, gt=0, description="Largest video upload.")
+    max_import_bytes: int = Field(default=20 * MiB, gt=0, description="Largest CSV/JSON import.")
+    max_import_rows: int = Field(default=200_000, gt=0)
+    cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["*"], description="Host header allow-list."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sqlite_busy_timeout_ms: int = 30_000
+
+    @field_validator("media_dir")
+    @classmethod
+    def _absolute(cls, v: Path) -> Path:
+        return v.expanduser().resolve()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def ensure_dirs(self) -> None:
+        """Create the media folder and, for SQLite, the database's folder."""
+        self.media_dir.mkdir(parents=True, exist_ok=True)
+        if self.is_sqlite and ":memory:" not in self.database_url:
+            path = self.database_url.split("///", 1)[-1]
+            Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)

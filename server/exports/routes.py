@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from server.auth import AdminUser, CurrentUser, SessionDep
+from server.config import Settings
+from server.errors import BadRequest, Forbidden
+from server.exports import service
+from server.exports.schemas import ClickExportPage, ImportResult
+from server.models import Role
+from server.videos.upload import receive_upload
+
+router = APIRouter(tags=["export / import"])
+
+
+class ExportFormat(StrEnum):
+    json = "json"
+    coin_csv = "coin-csv"
+
+
+_IMPORT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file", "annotator"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "annotator": {"type": "string", "minLength": 1, "maxLength": 64},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.get(
+    "/export/clicks",
+    response_model=ClickExportPage,
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON page, or a COIN CSV"}},
+)
+def export_clicks(
+    user: CurrentUser,
+    session: SessionDep,
+    format: ExportFormat = ExportFormat.json,
+    video_id: int | None = None,
+    annotator_id: int | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """Clicks as JSON pages or as a COIN CSV file (annotators: only their own)."""
+    if user.role != Role.admin:
+        if annotator_id is not None and annotator_id != user.id:
+            raise Forbidden("annotators can only export their own clicks")
+        annotator_id = user.id
+    if format == ExportFormat.coin_csv:
+        data = service.export_coin_csv(
+            session, video_id=video_id, annotator_id=annotator_id, since=since
+        )
+        return Response(
+            data,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="clicks.csv"'},
+        )
+    items, total = service.export_json(
+        session,
+        video_id=video_id,
+        annotator_id=annotator_id,
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+    return ClickExportPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post("/import/clicks", response_model=ImportResult, openapi_extra=_IMPORT_BODY)
+async def import_clicks(request: Request, _: AdminUser, session: SessionDep) -> ImportResult:
+    """Import a COIN click file for one annotator (all rows or none)."""
+    settings: Settings = request.app.state.settings
+    upload = await receive_upload(request, settings.media_dir / "tmp", settings.max_import_bytes)
+    try:
+        assert upload.tmp_path is not None
+        data = upload.tmp_path.read_bytes()
+    finally:
+        upload.discard()
+    annotator = upload.fields.get("annotator", "").strip()
+    if not annotator or len(annotator) > 64:
+        raise BadRequest("the form field 'annotator' (1 to 64 characters) is required")
+    return await run_in_threadpool(
+        service.import_coin_csv, session, data, annotator, settings.max_import_rows
+    )

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from server.auth import AdminUser, CurrentUser, SessionDep
+from server.users import service
+from server.users.schemas import MeUpdate, UserCreate, UserOut, UserWithToken
+
+router = APIRouter(tags=["users"])
+
+
+@router.get("/me", response_model=UserOut)
+def me(user: CurrentUser) -> UserOut:
+    return UserOut.model_validate(user)
+
+
+@router.patch("/me", response_model=UserOut)
+def update_me(body: MeUpdate, user: CurrentUser, session: SessionDep) -> UserOut:
+    return UserOut.model_validate(service.set_reaction_offset(session, user.id, body.reaction_offset_ms))
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(_: AdminUser, session: SessionDep) -> list[UserOut]:
+    return [UserOut.model_validate(u) for u in service.list_users(session)]
+
+
+@router.post("/users", response_model=UserWithToken, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, _: AdminUser, session: SessionDep) -> UserWithToken:
+    user, token = service.create_user(session, body.name, body.role)
+    return UserWithToken(**UserOut.model_validate(user).model_dump(), token=token)
+
+
+@router.post("/users/{user_id}/token", response_model=UserWithToken)
+def rotate_token(user_id: int, _: AdminUser, session: SessionDep) -> UserWithToken:
+    user, token = service.rotate_token(session, user_id)
+    return UserWithToken(**UserOut.model_validate(user).model_dump(), token=token)

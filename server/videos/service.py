@@ -1,0 +1,257 @@
+"""Videos: storing uploads, registering files in the media folder, listing, deleting."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from server.db import on_rollback
+from server.errors import BadRequest, Gone, InsufficientStorage, NotFound, Unprocessable
+from server.media import MediaError, VideoProbe, probe_video
+from server.models import User, Video, VideoStatus, utcnow
+from server.videos.upload import ReceivedUpload, safe_stem
+
+VIDEO_EXTENSIONS = {
+    ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp",
+    ".ogv", ".ts",
+}  # fmt: skip
+ORIGINALS = "originals"
+
+
+def get_live_video(session: Session, video_id: int) -> Video:
+    """A video that exists and is not deleted (404 / 410 otherwise)."""
+    video = session.get(Video, video_id)
+    if video is None:
+        raise NotFound(f"video {video_id} does not exist")
+    if video.deleted_at is not None:
+        raise Gone(f"video {video_id} was deleted")
+    return video
+
+
+def list_videos(session: Session, limit: int, offset: int) -> tuple[list[Video], int]:
+    live = Video.deleted_at.is_(None)
+    total = session.scalar(select(func.count()).select_from(Video).where(live)) or 0
+    rows = session.scalars(select(Video).where(live).order_by(Video.id).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def find_by_sha(session: Session, sha256: str) -> Video | None:
+    return session.scalar(select(Video).where(Video.sha256 == sha256, Video.deleted_at.is_(None)))
+
+
+def unique_name(session: Session, stem: str) -> str:
+    """``stem`` or ``stem-2``, ``stem-3``… whichever no live video uses yet."""
+    taken = set(
+        session.scalars(
+            select(Video.name).where(
+                Video.deleted_at.is_(None), (Video.name == stem) | Video.name.like(f"{stem}-%")
+            )
+        )
+    )
+    if stem not in taken:
+        return stem
+    n = 2
+    while f"{stem}-{n}" in taken:
+        n += 1
+    return f"{stem}-{n}"
+
+
+def probe_or_422(path: Path, shown_name: str) -> VideoProbe:
+    try:
+        return probe_video(path)
+    except MediaError as exc:
+        raise Unprocessable(f"{shown_name} is not a usable video: {exc.message}") from exc
+
+
+@dataclass
+class Stored:
+    video: Video
+    created: bool
+
+
+def _new_video(
+    session: Session,
+    *,
+    name_source: str,
+    title: str | None,
+    sha256: str,
+    size: int,
+    rel_path: str,
+    probe: VideoProbe,
+    user: User | None,
+) -> Video:
+    name = unique_name(session, safe_stem(name_source))
+    video = Video(
+        name=name,
+        title=(title or "").strip()[:255] or name,
+        original_name=name_source[:255],
+        sha256=sha256,
+        size_bytes=size,
+        file_path=rel_path,
+        fps=probe.fps,
+        frame_count=probe.frame_count,
+        duration_s=probe.duration_s,
+        width=probe.width,
+        height=probe.height,
+        status=VideoStatus.uploaded,
+        created_by=user.id if user else None,
+    )
+    session.add(video)
+    session.flush()
+    return video
+
+
+def store_upload(
+    session: Session, media_dir: Path, upload: ReceivedUpload, probe: VideoProbe, user: User
+) -> Stored:
+    """Keep a received, probed upload: de-duplicate by content, else move it into place.
+
+    The file is moved before the row is committed; if the transaction rolls back the moved
+    file is removed again, so a failed request leaves neither a row nor a file.
+    """
+    assert upload.tmp_path is not None and upload.filename is not None
+    existing = find_by_sha(session, upload.sha256)
+    if existing is not None:
+        upload.discard()
+        return Stored(existing, created=False)
+    ext = Path(upload.filename).suffix.lower()
+    ext = ext if ext in VIDEO_EXTENSIONS else ".video"
+    rel = Path(ORIGINALS) / upload.sha256[:2] / f"{upload.sha256}{ext}"
+    dest = media_dir / rel
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(upload.tmp_path, dest)
+    except OSError as exc:
+        upload.discard()
+        raise InsufficientStorage(f"could not store the video: {exc.strerror}") from exc
+    upload.tmp_path = None
+    on_rollback(session, lambda: dest.unlink(missing_ok=True))
+    video = _new_video(
+        session,
+        name_source=upload.filename,
+        title=upload.fields.get("title"),
+        sha256=upload.sha256,
+        size=dest.stat().st_size,
+        rel_path=rel.as_posix(),
+        probe=probe,
+        user=user,
+    )
+    return Stored(video, created=True)
+
+
+def resolve_in_media(media_dir: Path, rel: str) -> Path:
+    """``rel`` inside the media folder, refusing absolute paths and escapes (``..``, links)."""
+    if not rel or "\x00" in rel or Path(rel).is_absolute():
+        raise BadRequest(f"path {rel!r} must be relative to the media folder")
+    path = (media_dir / rel).resolve()
+    if not path.is_relative_to(media_dir):
+        raise BadRequest(f"path {rel!r} points outside the media folder")
+    if not path.exists():
+        raise NotFound(f"{rel!r} does not exist in the media folder")
+    return path
+
+
+def _sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def register_files(
+    session: Session, media_dir: Path, rel_paths: list[str], user: User
+) -> tuple[list[Video], list[Video]]:
+    """Register video files already in the media folder (all or nothing)."""
+    files: list[Path] = []
+    for rel in rel_paths:
+        path = resolve_in_media(media_dir, rel)
+        if path.is_dir():
+            found = sorted(
+                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
+            )
+            if not found:
+                raise BadRequest(f"folder {rel!r} holds no video files")
+            files.extend(found)
+        else:
+            files.append(path)
+    created: list[Video] = []
+    existing: list[Video] = []
+    seen: set[str] = set()
+    for path in dict.fromkeys(files):
+        rel = path.relative_to(media_dir).as_posix()
+        if path.is_relative_to(media_dir / ORIGINALS):
+            raise BadRequest(f"{rel!r} is in the server's own storage; register other files")
+        probe = probe_or_422(path, rel)
+        sha = _sha256_of(path)
+        found = find_by_sha(session, sha)
+        if found is not None or sha in seen:
+            if found is not None:
+                existing.append(found)
+            continue
+        seen.add(sha)
+        created.append(
+            _new_video(
+                session,
+                name_source=path.name,
+                title=None,
+                sha256=sha,
+                size=path.stat().st_size,
+                rel_path=rel,
+                probe=probe,
+                user=user,
+            )
+        )
+    return created, existing
+
+
+def create_video_record(
+    session: Session,
+    *,
+    name: str,
+    fps: float,
+    frame_count: int,
+    width: int = 0,
+    height: int = 0,
+    original_name: str | None = None,
+) -> Video:
+    """A video row without a file on disk (e.g. a dataset imported from features only)."""
+    probe = VideoProbe(
+        fps=fps,
+        frame_count=frame_count,
+        duration_s=frame_count / fps,
+        width=width,
+        height=height,
+        codec="none",
+    )
+    return _new_video(
+        session,
+        name_source=original_name or f"{name}.mp4",
+        title=name,
+        sha256=hashlib.sha256(f"record:{name}".encode()).hexdigest(),
+        size=0,
+        rel_path="",
+        probe=probe,
+        user=None,
+    )
+
+
+def delete_video(session: Session, video_id: int) -> None:
+    """Soft delete: the row and its clicks stay for the record; the video leaves every list."""
+    video = get_live_video(session, video_id)
+    video.deleted_at = utcnow()
+    session.flush()
+
+
+def file_path(media_dir: Path, video: Video) -> Path:
+    if not video.file_path:
+        raise NotFound(f"video {video.id} has no file on the server")
+    path = media_dir / video.file_path
+    if not path.is_file():
+        raise NotFound(f"the file of video {video.id} is missing on the server")
+    return path

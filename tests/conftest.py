@@ -1,0 +1,170 @@
+"""Shared fixtures: a migrated database per test on SQLite (always) and PostgreSQL (when
+``BACKTAL_TEST_PG_URL`` names a reachable server), an app, a client and users."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+PG_URL = os.environ.get("BACKTAL_TEST_PG_URL", "")
+
+
+def _pg_reachable(url: str) -> bool:
+    if not url:
+        return False
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+PG_OK = _pg_reachable(PG_URL)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from server.config import Settings
+    from server.migrate import upgrade
+
+    path = tmp_path_factory.mktemp("dbtemplate") / "template.db"
+    upgrade(Settings(database_url=f"sqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session; dropped afterwards."""
+    if not PG_OK:
+        pytest.skip("PostgreSQL not configured (set BACKTAL_TEST_PG_URL) or not reachable")
+    from server.config import Settings
+    from server.migrate import upgrade
+
+    base = make_url(PG_URL)
+    name = f"backtal_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    upgrade(Settings(database_url=url))
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _truncate_pg(url: str) -> None:
+    from server.db import Base
+    from server import models  # noqa: F401
+
+    engine = create_engine(url)
+    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_database")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    from server.config import Settings
+
+    return Settings(
+        database_url=db_url,
+        media_dir=tmp_path / "media",
+        max_upload_bytes=5 * 1024 * 1024,
+        max_import_bytes=2 * 1024 * 1024,
+    )
+
+
+@pytest.fixture
+def app(settings):  # type: ignore[no-untyped-def]
+    from server.app import create_app
+
+    application = create_app(settings)
+    yield application
+    application.state.engine.dispose()
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    with TestClient(app) as c:
+        yield c
+
+
+@dataclass
+class Actor:
+    id: int
+    name: str
+    token: str
+
+    @property
+    def h(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_user(app, name: str, role: str) -> Actor:  # type: ignore[no-untyped-def]
+    from server.db import session_scope
+    from server.models import Role
+    from server.users.service import create_user
+
+    with session_scope(app.state.sessionmaker) as s:
+        user, token = create_user(s, name, Role(role))
+        return Actor(user.id, name, token)
+
+
+@pytest.fixture
+def admin(app) -> Actor:  # type: ignore[no-untyped-def]
+    return make_user(app, "admin", "admin")
+
+
+@pytest.fixture
+def alice(app) -> Actor:  # type: ignore[no-untyped-def]
+    return make_user(app, "alice", "annotator")
+
+
+@pytest.fixture
+def bob(app) -> Actor:  # type: ignore[no-untyped-def]
+    return make_user(app, "bob", "annotator")
+
+
+@pytest.fixture(scope="session")
+def clip_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A 4-second 25 fps 320x240 H.264 clip with a frame counter (generated once)."""
+    from server.demo import DemoClip, write_clip
+
+    path = tmp_path_factory.mktemp("clips") / "clip.mp4"
+    write_clip(DemoClip("clip", 4.0, [(1.0, 2.5, "Bounce")]), path)
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="session")
+def clip2_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    from server.demo import DemoClip, write_clip
+
+    path = tmp_path_factory.mktemp("clips2") / "clip2.mp4"
+    write_clip(DemoClip("clip2", 3.0, [(0.5, 2.0, "Spin")]), path)
+    return path.read_bytes()

@@ -1,0 +1,26 @@
+"""Small helpers for API tests: uploads and database counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+
+def upload(client: Any, actor: Any, data: bytes, name: str = "clip.mp4", title: str | None = None):  # type: ignore[no-untyped-def]
+    form = {"title": title} if title is not None else None
+    return client.post(
+        "/api/v1/videos", headers=actor.h, files={"file": (name, data, "video/mp4")}, data=form
+    )
+
+
+def count(app: Any, model: Any, *where: Any) -> int:
+    with app.state.sessionmaker() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def media_files(app: Any) -> list[str]:
+    root = app.state.settings.media_dir
+    return sorted(
+        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
+    )
