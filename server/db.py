@@ -17,7 +17,6 @@ from starlette.requests import Request
 
 from server.config import Settings
 
-
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -37,7 +36,10 @@ def make_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         engine = create_engine(
             settings.database_url,
-            connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": settings.sqlite_busy_timeout_ms / 1000,
+            },
         )
 
         @event.listens_for(engine, "connect")

@@ -38,8 +38,13 @@ def demo_plan(n_videos: int = 6, seed: int = 0) -> list[DemoClip]:
         t = float(rng.uniform(2.0, 4.0))
         while t + 3.0 < duration - 1.0:
             length = float(rng.uniform(2.0, 3.5))
-            segments.append((round(t, 2), round(min(t + length, duration - 0.5), 2),
-                             classes[len(segments) % len(classes)]))
+            segments.append(
+                (
+                    round(t, 2),
+                    round(min(t + length, duration - 0.5), 2),
+                    classes[len(segments) % len(classes)],
+                )
+            )
             t += length + float(rng.uniform(3.0, 6.0))
         clips.append(DemoClip(f"demo_{i + 1:02d}", duration, segments))
     return clips
@@ -78,7 +83,9 @@ def _disc(img: np.ndarray, x: int, y: int, r: int, color: tuple[int, int, int]) 
     img[(xx - x) ** 2 + (yy - y) ** 2 <= r * r] = color
 
 
-def _bar(img: np.ndarray, x: int, y: int, r: int, angle: float, color: tuple[int, int, int]) -> None:
+def _bar(
+    img: np.ndarray, x: int, y: int, r: int, angle: float, color: tuple[int, int, int]
+) -> None:
     for s in np.linspace(-r, r, 4 * r):
         px, py = int(x + s * math.cos(angle)), int(y + s * math.sin(angle))
         img[max(py - 3, 0) : py + 3, max(px - 3, 0) : px + 3] = color

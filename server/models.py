@@ -163,7 +163,8 @@ class Click(Base):
         CheckConstraint("t_s >= 0", name="t_nonneg"),
         CheckConstraint("end_s IS NULL OR end_s >= t_s", name="end_after_start"),
         CheckConstraint(
-            "(kind = 'action' AND class_id IS NOT NULL) OR (kind = 'background' AND class_id IS NULL)",
+            "(kind = 'action' AND class_id IS NOT NULL)"
+            " OR (kind = 'background' AND class_id IS NULL)",
             name="kind_class",
         ),
         Index("ix_clicks_video_annotator", "video_id", "annotator_id"),

@@ -65,8 +65,8 @@ def pg_database() -> Iterator[str]:
 
 
 def _truncate_pg(url: str) -> None:
-    from server.db import Base
     from server import models  # noqa: F401
+    from server.db import Base
 
     engine = create_engine(url)
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)

@@ -20,9 +20,7 @@ def validate_click_time(video: Video, t_s: float, end_s: float | None = None) ->
             f"t_s={t_s:g} is outside the video: it must lie in [0, {video.duration_s:g}] seconds"
         )
     if end_s is not None and not t_s <= end_s <= video.duration_s:
-        raise Unprocessable(
-            f"end_s={end_s:g} must lie in [t_s, {video.duration_s:g}] seconds"
-        )
+        raise Unprocessable(f"end_s={end_s:g} must lie in [t_s, {video.duration_s:g}] seconds")
 
 
 def validate_kind(session: Session, kind: ClickKind, class_id: int | None) -> None:

@@ -20,7 +20,7 @@ from server.users.service import get_or_create_annotator
 
 def _filtered(
     video_id: int | None, annotator_id: int | None, since: datetime | None
-) -> Select[tuple[Click, Video, User, ActionClass]]:
+) -> Select[Click, Video, User, ActionClass]:
     cls = aliased(ActionClass)
     q = (
         select(Click, Video, User, cls)
@@ -36,7 +36,7 @@ def _filtered(
     if since is not None:
         since_utc = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
         q = q.where(Click.created_at >= since_utc)
-    return q  # type: ignore[return-value]
+    return q
 
 
 def export_json(
@@ -50,7 +50,7 @@ def export_json(
 ) -> tuple[list[ExportedClick], int]:
     q = _filtered(video_id, annotator_id, since)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.execute(q.order_by(Click.id).limit(limit).offset(offset))
+    rows = session.execute(q.order_by(Click.id).limit(limit).offset(offset)).tuples()
     items = [
         ExportedClick(
             **click_out(click).model_dump(),
@@ -70,10 +70,11 @@ def export_coin_csv(
     index = {c.id: i for i, c in enumerate(classes)}
     q = _filtered(video_id, annotator_id, since).order_by(Video.name, Click.t_s, Click.id)
     rows = []
-    for click, video, _user, cls in session.execute(q):
+    for click, video, _user, cls in session.execute(q).tuples():
         if click.kind == ClickKind.background:
             tag_id, tag = len(classes), coin_csv.BACKGROUND_TAG
-        else:
+        else:  # an action click always has a class (CHECK constraint ck_clicks_kind_class)
+            assert click.class_id is not None
             tag_id, tag = index[click.class_id], coin_csv.action_tag(cls.name)
         end = click.end_s if click.end_s is not None else click.t_s
         rows.append(
@@ -101,12 +102,16 @@ def import_coin_csv(
     classes = list_classes(session)
     by_tag = {coin_csv.action_tag(c.name): (i, c) for i, c in enumerate(classes)}
     names = {r.urlid for r in rows}
-    videos = {
-        v.name: v
-        for v in session.scalars(
-            select(Video).where(Video.name.in_(names), Video.deleted_at.is_(None))
-        )
-    } if names else {}
+    videos = (
+        {
+            v.name: v
+            for v in session.scalars(
+                select(Video).where(Video.name.in_(names), Video.deleted_at.is_(None))
+            )
+        }
+        if names
+        else {}
+    )
     errors: list[str] = []
     prepared: list[tuple[coin_csv.CoinRow, Video, ClickKind, int | None]] = []
     for r in rows:
@@ -134,9 +139,7 @@ def import_coin_csv(
             errors.append(f"line {r.line}: unknown tag {r.tag!r} with TagID {r.tag_id}")
     if errors:
         more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
-        raise Unprocessable(
-            "nothing was imported: " + "; ".join(errors[:10]) + more
-        )
+        raise Unprocessable("nothing was imported: " + "; ".join(errors[:10]) + more)
     annotator = get_or_create_annotator(session, annotator_name)
     keys_in_db = set(
         session.scalars(

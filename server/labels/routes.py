@@ -13,8 +13,7 @@ router = APIRouter(tags=["labels"])
 @router.get("/classes", response_model=list[ClassOut])
 def list_classes(_: CurrentUser, session: SessionDep) -> list[ClassOut]:
     return [
-        ClassOut(id=c.id, name=c.name, index=i)
-        for i, c in enumerate(service.list_classes(session))
+        ClassOut(id=c.id, name=c.name, index=i) for i, c in enumerate(service.list_classes(session))
     ]
 
 

@@ -16,7 +16,9 @@ def me(user: CurrentUser) -> UserOut:
 
 @router.patch("/me", response_model=UserOut)
 def update_me(body: MeUpdate, user: CurrentUser, session: SessionDep) -> UserOut:
-    return UserOut.model_validate(service.set_reaction_offset(session, user.id, body.reaction_offset_ms))
+    return UserOut.model_validate(
+        service.set_reaction_offset(session, user.id, body.reaction_offset_ms)
+    )
 
 
 @router.get("/users", response_model=list[UserOut])

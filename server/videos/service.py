@@ -172,12 +172,12 @@ def register_files(
     for rel in rel_paths:
         path = resolve_in_media(media_dir, rel)
         if path.is_dir():
-            found = sorted(
+            inside = sorted(
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS
             )
-            if not found:
+            if not inside:
                 raise BadRequest(f"folder {rel!r} holds no video files")
-            files.extend(found)
+            files.extend(inside)
         else:
             files.append(path)
     created: list[Video] = []
@@ -219,12 +219,13 @@ def create_video_record(
     width: int = 0,
     height: int = 0,
     original_name: str | None = None,
+    duration_s: float | None = None,
 ) -> Video:
     """A video row without a file on disk (e.g. a dataset imported from features only)."""
     probe = VideoProbe(
         fps=fps,
         frame_count=frame_count,
-        duration_s=frame_count / fps,
+        duration_s=duration_s if duration_s is not None else frame_count / fps,
         width=width,
         height=height,
         codec="none",

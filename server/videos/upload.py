@@ -114,9 +114,7 @@ class _Collector:
         if self._is_file:
             self.result.size += len(chunk)
             if self.result.size > self.limit:
-                raise PayloadTooLarge(
-                    f"the upload is larger than the limit of {self.limit} bytes"
-                )
+                raise PayloadTooLarge(f"the upload is larger than the limit of {self.limit} bytes")
             self._hash.update(chunk)
             assert self._fh is not None
             try:

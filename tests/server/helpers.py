@@ -21,6 +21,4 @@ def count(app: Any, model: Any, *where: Any) -> int:
 
 def media_files(app: Any) -> list[str]:
     root = app.state.settings.media_dir
-    return sorted(
-        p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()
-    )
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())

@@ -54,9 +54,7 @@ def test_file_supports_range_requests(client, alice, clip_bytes):
     vid = upload(client, alice, clip_bytes).json()["id"]
     full = client.get(f"/api/v1/videos/{vid}/file", headers=alice.h)
     assert full.status_code == 200 and full.content == clip_bytes
-    part = client.get(
-        f"/api/v1/videos/{vid}/file", headers={**alice.h, "Range": "bytes=100-199"}
-    )
+    part = client.get(f"/api/v1/videos/{vid}/file", headers={**alice.h, "Range": "bytes=100-199"})
     assert part.status_code == 206
     assert part.content == clip_bytes[100:200]
     assert part.headers["content-range"] == f"bytes 100-199/{len(clip_bytes)}"

@@ -1,0 +1,48 @@
+# BackTAL Studio — the verbs. `make demo` and `make test` work on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install demo serve worker test test-pg lint format bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+## Migrate a SQLite database under ./data, seed the demo set, serve on $(HOST):$(PORT).
+demo: install
+	$(BIN)/python -m server.cli seed-demo
+	$(BIN)/python -m server.cli serve --host $(HOST) --port $(PORT)
+
+serve: install
+	$(BIN)/python -m server.cli serve --host $(HOST) --port $(PORT)
+
+## The whole test suite (PostgreSQL too when BACKTAL_TEST_PG_URL is set).
+test: install
+	$(BIN)/python -m pytest
+
+## The suite with PostgreSQL at 127.0.0.1:5432 (database test, trust auth) as second backend.
+test-pg: install
+	BACKTAL_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check server model annotator_ui tests bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format server model annotator_ui tests bench
+
+bench: install
+	$(BIN)/python bench/train_speed.py --quick
+	$(BIN)/python bench/features.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
