@@ -232,9 +232,11 @@ def _check_tail(
     if not short and last_packet_pts is not None and last_seen is not None:
         # The frame count came from the packets actually present; compare with the length
         # the header states (MKV/WebM write it when the file is finalised).
-        header = _stated_duration(container, stream)
-        if header is not None and last_seen + 1 / rate < header - max(Fraction(1), header / 20):
-            short, stated = True, header
+        stated_by_header = _stated_duration(container, stream)
+        if stated_by_header is not None:
+            header, slack = stated_by_header
+            if last_seen + 1 / rate < header - max(slack, header / 20):
+                short, stated = True, header
     if short:
         reached = 0.0 if last_seen is None else float(last_seen + 1 / rate)
         raise MediaError(
@@ -243,10 +245,23 @@ def _check_tail(
         )
 
 
-def _stated_duration(container: av.container.InputContainer, stream: Any) -> Fraction | None:
-    """The video's length according to its header, in seconds, if it states one."""
+def _stated_duration(
+    container: av.container.InputContainer, stream: Any
+) -> tuple[Fraction, Fraction] | None:
+    """The video's length according to its header (seconds) and how much slack to allow.
+
+    Prefers the video track's own length (exact up to a frame); the container's length can
+    include a longer audio track, so it gets a looser tolerance.
+    """
     if stream.duration and stream.time_base is not None:
-        return Fraction(stream.duration) * Fraction(stream.time_base)
+        return Fraction(stream.duration) * Fraction(stream.time_base), Fraction(1, 2)
+    tag = (stream.metadata or {}).get("DURATION")  # Matroska/WebM per-track tag
+    if tag:
+        try:
+            h, m, sec = tag.split(":")
+            return (int(h) * 3600 + int(m) * 60 + Fraction(sec), Fraction(1, 2))
+        except ValueError:
+            pass
     if container.duration:
-        return Fraction(container.duration, av.time_base)
+        return Fraction(container.duration, av.time_base), Fraction(1)
     return None
