@@ -18,10 +18,13 @@ $(VENV)/.installed: pyproject.toml
 ## Migrate a SQLite database under ./data, seed the demo set, serve on $(HOST):$(PORT).
 demo: install
 	$(BIN)/python -m server.cli seed-demo
-	$(BIN)/python -m server.cli serve --host $(HOST) --port $(PORT)
+	$(BIN)/python -m server.cli serve --with-worker --host $(HOST) --port $(PORT)
 
 serve: install
 	$(BIN)/python -m server.cli serve --host $(HOST) --port $(PORT)
+
+worker: install
+	$(BIN)/python -m server.worker
 
 ## The whole test suite (PostgreSQL too when BACKTAL_TEST_PG_URL is set).
 test: install

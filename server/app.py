@@ -17,6 +17,7 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.errors import install_error_handlers
 from server.exports.routes import router as exports_router
+from server.jobs.routes import router as jobs_router
 from server.labels.routes import router as labels_router
 from server.users.routes import router as users_router
 from server.videos.routes import router as videos_router
@@ -81,7 +82,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             conn.execute(text("SELECT 1"))
         return {"status": "ok"}
 
-    for router in (users_router, videos_router, labels_router, clicks_router, exports_router):
+    for router in (
+        users_router,
+        videos_router,
+        labels_router,
+        clicks_router,
+        exports_router,
+        jobs_router,
+    ):
         api.include_router(router)
     app.include_router(api)
 

@@ -93,7 +93,21 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.migrate import upgrade
 
     upgrade(settings)
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    worker = None
+    if args.with_worker:
+        import subprocess
+
+        worker = subprocess.Popen([sys.executable, "-m", "server.worker"])
+        print(f"worker started (pid {worker.pid})", file=sys.stderr)
+    try:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    finally:
+        if worker is not None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
     return 0
 
 
@@ -113,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="migrate, then serve the API and the UI")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
+    p.add_argument("--with-worker", action="store_true", help="also run one job worker")
     p.set_defaults(func=cmd_serve)
     return parser
 

@@ -34,6 +34,22 @@ class Settings(BaseSettings):
     port: int = 8000
     sqlite_busy_timeout_ms: int = 30_000
 
+    # Jobs and workers
+    worker_poll_s: float = Field(default=1.0, gt=0, description="Idle worker's polling period.")
+    worker_heartbeat_s: float = Field(default=5.0, gt=0, description="Running job heartbeat.")
+    job_stale_after_s: float = Field(
+        default=60.0, gt=0, description="A running job without heartbeat this long is stale."
+    )
+    job_max_attempts: int = Field(default=3, ge=1)
+    job_trace_file: Path | None = Field(
+        default=None, description="If set, workers append 'job_id worker_id' per job run."
+    )
+    feature_extractor: str = Field(
+        default="effnet-lite0+dis-flow", description="Extractor used by feature jobs."
+    )
+    proxy_max_height: int = Field(default=480, gt=0)
+    thumbnail_every_s: float = Field(default=1.0, gt=0)
+
     @field_validator("media_dir")
     @classmethod
     def _absolute(cls, v: Path) -> Path:

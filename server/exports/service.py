@@ -50,7 +50,7 @@ def export_json(
 ) -> tuple[list[ExportedClick], int]:
     q = _filtered(video_id, annotator_id, since)
     total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = session.execute(q.order_by(Click.id).limit(limit).offset(offset)).tuples()
+    rows = session.execute(q.order_by(Click.id).limit(limit).offset(offset))
     items = [
         ExportedClick(
             **click_out(click).model_dump(),
@@ -70,7 +70,7 @@ def export_coin_csv(
     index = {c.id: i for i, c in enumerate(classes)}
     q = _filtered(video_id, annotator_id, since).order_by(Video.name, Click.t_s, Click.id)
     rows = []
-    for click, video, _user, cls in session.execute(q).tuples():
+    for click, video, _user, cls in session.execute(q):
         if click.kind == ClickKind.background:
             tag_id, tag = len(classes), coin_csv.BACKGROUND_TAG
         else:  # an action click always has a class (CHECK constraint ck_clicks_kind_class)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import mimetypes
 from typing import Annotated, Any
 
@@ -9,8 +10,16 @@ from fastapi.responses import FileResponse
 
 from server.auth import AdminUser, CurrentUser, SessionDep
 from server.config import Settings
+from server.errors import NotFound
 from server.videos import service
-from server.videos.schemas import RegisterRequest, RegisterResult, VideoOut, VideoPage
+from server.videos.schemas import (
+    RegisterRequest,
+    RegisterResult,
+    VideoDetail,
+    VideoOut,
+    VideoPage,
+    video_detail,
+)
 from server.videos.upload import receive_upload
 
 router = APIRouter(tags=["videos"])
@@ -73,8 +82,12 @@ def list_videos(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> VideoPage:
     rows, total = service.list_videos(session, limit, offset)
+    feats = service.features_of(session, [v.id for v in rows])
     return VideoPage(
-        items=[VideoOut.model_validate(v) for v in rows], total=total, limit=limit, offset=offset
+        items=[video_detail(v, feats.get(v.id)) for v in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -92,9 +105,47 @@ def register_videos(
     )
 
 
-@router.get("/videos/{video_id}", response_model=VideoOut)
-def get_video(video_id: int, _: CurrentUser, session: SessionDep) -> VideoOut:
-    return VideoOut.model_validate(service.get_live_video(session, video_id))
+@router.get("/videos/{video_id}", response_model=VideoDetail)
+def get_video(video_id: int, _: CurrentUser, session: SessionDep) -> VideoDetail:
+    video = service.get_live_video(session, video_id)
+    return video_detail(video, service.features_of(session, [video_id]).get(video_id))
+
+
+@router.get(
+    "/videos/{video_id}/proxy",
+    response_class=FileResponse,
+    responses={206: {"description": "Partial content (HTTP range request)."}},
+)
+def get_proxy(video_id: int, request: Request, _: CurrentUser, session: SessionDep) -> FileResponse:
+    """The browser-playable H.264 proxy (range requests supported)."""
+    video = service.get_live_video(session, video_id)
+    path = service.media_file(_settings(request).media_dir, video, "proxy")
+    return FileResponse(path, media_type="video/mp4", content_disposition_type="inline")
+
+
+@router.get("/videos/{video_id}/thumbnails")
+def get_thumbnails(
+    video_id: int, request: Request, _: CurrentUser, session: SessionDep
+) -> dict[str, Any]:
+    """The thumbnail sprite's index: tile size, columns, the time of every tile."""
+    video = service.get_live_video(session, video_id)
+    path = service.media_file(_settings(request).media_dir, video, "thumbnails")
+    index: dict[str, Any] = json.loads(path.read_text())
+    index["sprite_url"] = f"/api/v1/videos/{video_id}/thumbnails.jpg"
+    index["times_s"] = index.get("times", [])
+    return index
+
+
+@router.get("/videos/{video_id}/thumbnails.jpg", response_class=FileResponse)
+def get_thumbnail_sprite(
+    video_id: int, request: Request, _: CurrentUser, session: SessionDep
+) -> FileResponse:
+    video = service.get_live_video(session, video_id)
+    index = service.media_file(_settings(request).media_dir, video, "thumbnails")
+    sprite = index.with_suffix(".jpg")
+    if not sprite.is_file():
+        raise NotFound(f"the thumbnail sprite of video {video_id} is missing")
+    return FileResponse(sprite, media_type="image/jpeg")
 
 
 @router.get(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from server.models import VideoStatus
@@ -22,8 +24,33 @@ class VideoOut(Schema):
     created_at: UtcDatetime
 
 
+class FeatureInfo(Schema):
+    extractor: str
+    T: int
+    D: int
+
+
+class VideoDetail(VideoOut):
+    proxy: bool = Field(description="A browser-playable proxy exists (GET …/proxy).")
+    thumbnails: bool = Field(description="A thumbnail sprite exists (GET …/thumbnails).")
+    features: FeatureInfo | None
+
+
+def video_detail(video: Any, feature: Any | None) -> VideoDetail:
+    return VideoDetail(
+        **VideoOut.model_validate(video).model_dump(),
+        proxy=video.proxy_path is not None,
+        thumbnails=video.thumbnails_path is not None,
+        features=(
+            FeatureInfo(extractor=feature.extractor, T=feature.num_snippets, D=feature.dim)
+            if feature is not None
+            else None
+        ),
+    )
+
+
 class VideoPage(Page):
-    items: list[VideoOut]
+    items: list[VideoDetail]
 
 
 class RegisterRequest(Schema):

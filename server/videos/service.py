@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from server.db import on_rollback
 from server.errors import BadRequest, Gone, InsufficientStorage, NotFound, Unprocessable
+from server.jobs import service as jobs
 from server.media import MediaError, VideoProbe, probe_video
-from server.models import User, Video, VideoStatus, utcnow
+from server.models import Feature, JobKind, User, Video, VideoStatus, utcnow
 from server.videos.upload import ReceivedUpload, safe_stem
 
 VIDEO_EXTENSIONS = {
@@ -84,7 +85,10 @@ def _new_video(
     rel_path: str,
     probe: VideoProbe,
     user: User | None,
+    process: bool = True,
 ) -> Video:
+    """Insert a video row; with ``process`` also queue its media job (proxy, thumbnails,
+    then features) in the same transaction, so no video is left without its processing."""
     name = unique_name(session, safe_stem(name_source))
     video = Video(
         name=name,
@@ -103,6 +107,8 @@ def _new_video(
     )
     session.add(video)
     session.flush()
+    if process:
+        jobs.enqueue(session, JobKind.media, video_id=video.id, created_by=video.created_by)
     return video
 
 
@@ -239,6 +245,7 @@ def create_video_record(
         rel_path="",
         probe=probe,
         user=None,
+        process=False,
     )
 
 
@@ -255,4 +262,28 @@ def file_path(media_dir: Path, video: Video) -> Path:
     path = media_dir / video.file_path
     if not path.is_file():
         raise NotFound(f"the file of video {video.id} is missing on the server")
+    return path
+
+
+def features_of(session: Session, video_ids: list[int]) -> dict[int, Feature]:
+    """The newest feature row of each video (if any)."""
+    out: dict[int, Feature] = {}
+    if not video_ids:
+        return out
+    rows = session.scalars(
+        select(Feature).where(Feature.video_id.in_(video_ids)).order_by(Feature.created_at)
+    )
+    for row in rows:
+        out[row.video_id] = row
+    return out
+
+
+def media_file(media_dir: Path, video: Video, which: str) -> Path:
+    """A derived file of a video: ``proxy`` or ``thumbnails`` (the sprite index)."""
+    rel = video.proxy_path if which == "proxy" else video.thumbnails_path
+    if not rel:
+        raise NotFound(f"video {video.id} has no {which} yet (status: {video.status.value})")
+    path = media_dir / rel
+    if not path.is_file():
+        raise NotFound(f"the {which} of video {video.id} is missing on the server")
     return path

@@ -1,0 +1,46 @@
+"""``python -m server.worker [--once] [--id NAME] [--kinds media,features,...]``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from types import FrameType
+
+from server.config import Settings
+from server.models import JobKind
+from server.worker.loop import Worker
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.worker", description=__doc__)
+    parser.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    parser.add_argument("--id", default=None, help="worker id shown on its jobs")
+    parser.add_argument("--kinds", default=None, help="comma-separated job kinds to take")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:  # one intra-op thread: more stalls a busy 2-core machine
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover
+        pass
+    kinds = [JobKind(k) for k in args.kinds.split(",")] if args.kinds else None
+    worker = Worker(Settings(), worker_id=args.id, kinds=kinds)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        logging.getLogger("backtal.worker").info("signal %s: stopping after this job", signum)
+        worker.stop_event.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        worker.run(once=args.once)
+    finally:
+        worker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

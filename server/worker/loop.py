@@ -1,0 +1,193 @@
+"""The worker loop: recover stale jobs, claim one, run it with a heartbeat, publish."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+import uuid
+
+from sqlalchemy.orm import Session
+
+from server.config import Settings
+from server.db import make_engine, make_sessionmaker, session_scope
+from server.jobs import service as jobs
+from server.models import Job, JobKind, JobStatus, Video, VideoStatus
+from server.worker.context import Handler, JobCancelled, JobContext, PermanentJobError
+
+log = logging.getLogger("backtal.worker")
+
+
+def default_handlers() -> dict[JobKind, Handler]:
+    from server.worker.media_jobs import run_features, run_media
+
+    handlers: dict[JobKind, Handler] = {JobKind.media: run_media, JobKind.features: run_features}
+    try:
+        from server.worker.train_jobs import run_predict, run_train
+    except ImportError:  # pragma: no cover - the training handlers are optional
+        pass
+    else:
+        handlers[JobKind.train] = run_train
+        handlers[JobKind.predict] = run_predict
+    return handlers
+
+
+def _mark_video_failed(session: Session, job: Job, reason: str) -> None:
+    if job.video_id is None or job.kind not in (JobKind.media, JobKind.features):
+        return
+    video = session.get(Video, job.video_id)
+    if video is not None:
+        video.status = VideoStatus.failed
+        video.status_message = f"{job.kind.value} job failed: {reason}"[:2000]
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: Settings,
+        worker_id: str | None = None,
+        kinds: list[JobKind] | None = None,
+        handlers: dict[JobKind, Handler] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.engine = make_engine(settings)
+        self.factory = make_sessionmaker(self.engine)
+        self.handlers = handlers or default_handlers()
+        self.kinds = kinds or list(self.handlers)
+        self.stop_event = threading.Event()
+
+    # ------------------------------------------------------------------------------------
+    def recover_stale(self) -> None:
+        with session_scope(self.factory) as s:
+            for job in jobs.recover_stale(s, self.settings.job_stale_after_s):
+                log.warning("job %s: %s", job.id, job.message)
+                if job.status == JobStatus.failed:
+                    _mark_video_failed(s, job, job.error or "worker stopped")
+
+    def claim(self) -> JobContext | None:
+        with session_scope(self.factory) as s:
+            job = jobs.claim_next(s, self.worker_id, self.kinds)
+            if job is None:
+                return None
+            ctx = JobContext(
+                job_id=job.id,
+                worker_id=self.worker_id,
+                kind=job.kind.value,
+                params=dict(job.params or {}),
+                video_id=job.video_id,
+                model_version_id=job.model_version_id,
+                settings=self.settings,
+                factory=self.factory,
+            )
+            attempt = job.attempts
+        if self.settings.job_trace_file is not None:
+            with open(self.settings.job_trace_file, "a") as fh:
+                fh.write(f"{ctx.job_id} {self.worker_id} {attempt}\n")
+        return ctx
+
+    def run_one(self) -> bool:
+        """Recover stale jobs, then claim and run one job. False when none was queued."""
+        self.recover_stale()
+        ctx = self.claim()
+        if ctx is None:
+            return False
+        self.execute(ctx)
+        return True
+
+    def run(self, *, once: bool = False, max_jobs: int | None = None) -> int:
+        """Loop until stopped (or, with ``once``, until the queue is empty)."""
+        done = 0
+        while not self.stop_event.is_set():
+            if self.run_one():
+                done += 1
+                if max_jobs is not None and done >= max_jobs:
+                    break
+            elif once:
+                break
+            else:
+                self.stop_event.wait(self.settings.worker_poll_s)
+        return done
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------------------------
+    def _heartbeat(self, ctx: JobContext, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.worker_heartbeat_s):
+            try:
+                ctx.beat()
+            except Exception:  # a missed beat is not fatal; the next one may pass
+                log.exception("job %s: heartbeat failed", ctx.job_id)
+
+    def execute(self, ctx: JobContext) -> JobStatus | None:
+        handler = self.handlers[JobKind(ctx.kind)]
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(ctx, stop), daemon=True)
+        beat.start()
+        log.info("job %s (%s) started by %s", ctx.job_id, ctx.kind, self.worker_id)
+        try:
+            return self._run_handler(ctx, handler)
+        finally:
+            stop.set()
+            beat.join()
+
+    def _run_handler(self, ctx: JobContext, handler: Handler) -> JobStatus | None:
+        t0 = time.monotonic()
+        try:
+            publish = handler(ctx)
+            ctx.check_stop()
+        except JobCancelled as exc:
+            return self._end(ctx, JobStatus.cancelled, message=f"cancelled: {exc}")
+        except PermanentJobError as exc:
+            return self._fail(ctx, str(exc), permanent=True)
+        except Exception as exc:
+            log.error("job %s failed:\n%s", ctx.job_id, traceback.format_exc())
+            return self._fail(ctx, f"{type(exc).__name__}: {exc}", permanent=False)
+        try:
+            with session_scope(self.factory) as s:
+                message = publish(s)
+                if not jobs.finish(
+                    s, ctx.job_id, self.worker_id, JobStatus.succeeded, message=message or "done"
+                ):
+                    raise JobCancelled("the job was taken away before it could be published")
+        except JobCancelled:
+            log.warning("job %s: lost before publishing; result discarded", ctx.job_id)
+            return None
+        except Exception as exc:
+            log.error("job %s: publishing failed:\n%s", ctx.job_id, traceback.format_exc())
+            return self._fail(ctx, f"{type(exc).__name__}: {exc}", permanent=False)
+        log.info("job %s succeeded in %.1f s", ctx.job_id, time.monotonic() - t0)
+        return JobStatus.succeeded
+
+    def _end(self, ctx: JobContext, status: JobStatus, message: str) -> JobStatus | None:
+        with session_scope(self.factory) as s:
+            ok = jobs.finish(s, ctx.job_id, self.worker_id, status, message=message)
+        return status if ok else None
+
+    def _fail(self, ctx: JobContext, reason: str, *, permanent: bool) -> JobStatus | None:
+        with session_scope(self.factory) as s:
+            if permanent:
+                ok = jobs.finish(
+                    s, ctx.job_id, self.worker_id, JobStatus.failed, message=reason, error=reason
+                )
+                status: JobStatus | None = JobStatus.failed if ok else None
+            else:
+                status = jobs.retry_or_fail(s, ctx.job_id, self.worker_id, reason)
+            if status == JobStatus.failed:
+                job = s.get(Job, ctx.job_id)
+                if job is not None:
+                    _mark_video_failed(s, job, reason)
+        return status
+
+
+def run_until_idle(settings: Settings, **kwargs: object) -> int:
+    """Run jobs until none is queued (tests, ``--once``)."""
+    worker = Worker(settings, **kwargs)  # type: ignore[arg-type]
+    try:
+        return worker.run(once=True)
+    finally:
+        worker.close()
