@@ -17,6 +17,7 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.errors import install_error_handlers
 from server.exports.routes import router as exports_router
+from server.features.routes import router as features_router
 from server.jobs.routes import router as jobs_router
 from server.labels.routes import router as labels_router
 from server.users.routes import router as users_router
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         clicks_router,
         exports_router,
         jobs_router,
+        features_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, session_scope
-from server.models import Role, User
+from server.models import Role, User, Video
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -86,6 +86,57 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
+    """Attach a folder of .npy / official .npz features to videos, matched by name."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from server.errors import ApiError
+    from server.features.service import attach_features, check_extractor_name, read_feature_file
+    from server.migrate import upgrade
+    from server.videos.service import create_video_record
+
+    folder = Path(args.dir) / args.split if args.split else Path(args.dir)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".npy", ".npz"))
+    if not files:
+        print(f"error: no .npy or .npz files in {folder}", file=sys.stderr)
+        return 1
+    upgrade(settings)
+    factory = make_sessionmaker(make_engine(settings))
+    created = attached = 0
+    try:
+        with session_scope(factory) as session:
+            for path in tqdm(files, desc="features", unit="video"):
+                parsed = read_feature_file(path.read_bytes(), path.name)
+                name = str(parsed.meta.get("vid_name") or path.stem)
+                default = "i3d-npz" if path.suffix.lower() == ".npz" else "imported"
+                extractor = check_extractor_name(args.extractor or default)
+                video = session.scalar(
+                    select(Video).where(Video.name == name, Video.deleted_at.is_(None))
+                )
+                if video is None:
+                    meta = parsed.meta
+                    if not (args.create_videos and "fps" in meta and "duration" in meta):
+                        raise ApiError(
+                            f"{path.name}: no video named {name!r} (use --create-videos with "
+                            "official .npz files to create video records from their metadata)"
+                        )
+                    fps, duration = float(meta["fps"]), float(meta["duration"])
+                    frames = int(meta.get("frame_num") or round(fps * duration))
+                    video = create_video_record(
+                        session, name=name, fps=fps, frame_count=frames, duration_s=duration
+                    )
+                    created += 1
+                attach_features(session, settings.media_dir, video, parsed.array, extractor)
+                attached += 1
+    except ApiError as exc:
+        print(f"error: {exc.detail}; nothing was imported", file=sys.stderr)
+        return 1
+    print(f"attached features to {attached} videos ({created} created)")
+    return 0
+
+
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -124,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("seed-demo", help="generate and register the demo data set")
     p.add_argument("--videos", type=int, default=6)
     p.set_defaults(func=cmd_seed_demo)
+    p = sub.add_parser("import-features", help="attach a folder of .npy/.npz features")
+    p.add_argument("dir")
+    p.add_argument("--split", default=None, help="sub-folder, e.g. val (official layout)")
+    p.add_argument("--extractor", default=None, help="name stored with the features")
+    p.add_argument("--create-videos", action="store_true", help="create missing videos (npz)")
+    p.set_defaults(func=cmd_import_features)
     p = sub.add_parser("serve", help="migrate, then serve the API and the UI")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)

@@ -72,6 +72,8 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+        for after in session.info.pop("on_commit", []):
+            after()
     except BaseException:
         session.rollback()
         for undo in reversed(session.info.pop("on_rollback", [])):
@@ -79,12 +81,18 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.info.pop("on_rollback", None)
+        session.info.pop("on_commit", None)
         session.close()
 
 
 def on_rollback(session: Session, undo: Callable[[], None]) -> None:
     """Run ``undo`` if this session's transaction is rolled back (e.g. delete a stored file)."""
     session.info.setdefault("on_rollback", []).append(undo)
+
+
+def on_commit(session: Session, after: Callable[[], None]) -> None:
+    """Run ``after`` once this session's transaction has committed (e.g. drop an old file)."""
+    session.info.setdefault("on_commit", []).append(after)
 
 
 def get_session(request: Request) -> Iterator[Session]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +10,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from server.features.service import FEATURES, save_npy_atomic
 from server.jobs import service as jobs
 from server.media import MediaCancelled, MediaError, make_proxy, make_thumbnail_sprite
 from server.models import Feature, JobKind, Video, VideoStatus
@@ -19,7 +18,6 @@ from server.worker.context import JobCancelled, JobContext, PermanentJobError
 
 PROXIES = "proxies"
 THUMBNAILS = "thumbnails"
-FEATURES = "features"
 
 
 def _video(ctx: JobContext) -> tuple[int, Path]:
@@ -97,21 +95,6 @@ def run_media(ctx: JobContext) -> Callable[[Session], str | None]:
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
-
-
-def save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    """Write ``array`` to ``path`` so that readers only ever see a complete file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_features(ctx: JobContext) -> Callable[[Session], str | None]:

@@ -10,10 +10,10 @@ import av
 import cv2
 import numpy as np
 import pytest
-from tests.server.media.media_helpers import write_rotated_clip
 
 from model.features.synthetic import barcode_frame, write_barcode_clip
 from server.media import MediaError, VideoProbe, make_proxy, probe_video
+from tests.server.media.media_helpers import write_rotated_clip
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+
+from model.features.synthetic import read_barcode, write_barcode_clip
+from server.media import MediaCancelled, MediaError, ProxyInfo, make_proxy, probe_video
+from server.media.proxy import proxy_size
 from tests.server.media.media_helpers import (
     barcodes,
     decode_all,
@@ -18,10 +22,6 @@ from tests.server.media.media_helpers import (
     top_level_atoms,
     write_rotated_clip,
 )
-
-from model.features.synthetic import read_barcode, write_barcode_clip
-from server.media import MediaCancelled, MediaError, ProxyInfo, make_proxy, probe_video
-from server.media.proxy import proxy_size
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
-from tests.server.media.media_helpers import decode_all, mean_abs_diff
 
 from model.features.synthetic import read_barcode, write_barcode_clip
 from server.media import make_proxy
+from tests.server.media.media_helpers import decode_all, mean_abs_diff
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -1,0 +1,135 @@
+"""Pre-extracted features: read ``.npy`` / official ``.npz`` files and attach them to videos.
+
+An ``.npy`` holds ``(T, D)`` float features (one row per snippet). An official BackTAL
+``.npz`` holds ``feat_spa (D/2, T)`` and ``feat_tem (D/2, T)``; they are stacked as
+``[spa, tem]`` → ``(T, D)``, and ``vid_name``, ``fps``, ``duration``, ``frame_num`` describe
+the video. Files are loaded with ``allow_pickle=False`` and checked before anything is
+stored; the array is written atomically and the row points to it only after that.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import tempfile
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from server.db import on_commit, on_rollback
+from server.errors import Unprocessable
+from server.models import Feature, Video, VideoStatus
+
+FEATURES = "features"
+MAX_DIM = 16384
+MAX_SNIPPETS = 1_000_000
+_NAME = re.compile(r"^[A-Za-z0-9._+-]{1,64}$")
+
+
+@dataclass
+class FeatureFile:
+    array: np.ndarray  # (T, D) float32
+    meta: dict[str, Any] = field(default_factory=dict)  # vid_name, fps, duration, frame_num
+
+
+def _check(array: np.ndarray, what: str) -> np.ndarray:
+    if array.ndim != 2:
+        raise Unprocessable(f"{what} must be a 2-D array (T, D); its shape is {array.shape}")
+    t, d = array.shape
+    if not (1 <= t <= MAX_SNIPPETS and 1 <= d <= MAX_DIM):
+        raise Unprocessable(f"{what} has an implausible shape {array.shape}")
+    if not np.issubdtype(array.dtype, np.number):
+        raise Unprocessable(f"{what} must hold numbers, not {array.dtype}")
+    out = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(out).all():
+        raise Unprocessable(f"{what} contains NaN or infinite values")
+    return out
+
+
+def read_feature_file(data: bytes, filename: str) -> FeatureFile:
+    """Parse an uploaded ``.npy`` or official ``.npz`` (never unpickles anything)."""
+    buf = io.BytesIO(data)
+    try:
+        if filename.lower().endswith(".npz") or data[:2] == b"PK":
+            with np.load(buf, allow_pickle=False) as npz:
+                keys = set(npz.files)
+                if not {"feat_spa", "feat_tem"} <= keys:
+                    raise Unprocessable(
+                        "an .npz must hold 'feat_spa' and 'feat_tem' (the official layout); "
+                        f"this one holds {sorted(keys)}"
+                    )
+                spa, tem = npz["feat_spa"], npz["feat_tem"]
+                if spa.ndim != 2 or tem.ndim != 2 or spa.shape[1] != tem.shape[1]:
+                    raise Unprocessable(
+                        f"feat_spa {spa.shape} and feat_tem {tem.shape} must be (D/2, T) each"
+                    )
+                array = _check(np.concatenate([spa, tem], axis=0).T, "the features")
+                meta: dict[str, Any] = {}
+                for key in ("vid_name", "fps", "duration", "frame_num"):
+                    if key in keys:
+                        value = npz[key]
+                        meta[key] = value.item() if value.ndim == 0 else value.tolist()
+                return FeatureFile(array, meta)
+        array = np.load(buf, allow_pickle=False)
+    except Unprocessable:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise Unprocessable(f"not a readable .npy/.npz feature file: {exc}") from None
+    if not isinstance(array, np.ndarray):
+        raise Unprocessable("not a readable .npy feature file")
+    return FeatureFile(_check(array, "the features"))
+
+
+def save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    """Write ``array`` to ``path`` so that readers only ever see a complete file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, array)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_extractor_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise Unprocessable("the extractor name must be 1-64 letters, digits, '.', '_', '+' or '-'")
+    return name
+
+
+def attach_features(
+    session: Session, media_dir: Path, video: Video, array: np.ndarray, extractor: str
+) -> Feature:
+    """Store ``array`` (T, D) as the video's ``extractor`` features (replacing older ones)."""
+    check_extractor_name(extractor)
+    # A new file name each time: the previous file stays valid until the commit.
+    rel = Path(FEATURES) / str(video.id) / f"{extractor}-{uuid.uuid4().hex[:8]}.npy"
+    path = media_dir / rel
+    save_npy_atomic(path, array)
+    on_rollback(session, lambda: path.unlink(missing_ok=True))
+    row = session.scalar(
+        select(Feature).where(Feature.video_id == video.id, Feature.extractor == extractor)
+    )
+    if row is None:
+        row = Feature(video_id=video.id, extractor=extractor, num_snippets=0, dim=0, path="")
+        session.add(row)
+    old = media_dir / row.path if row.path else None
+    row.num_snippets, row.dim, row.path = int(array.shape[0]), int(array.shape[1]), rel.as_posix()
+    if old is not None and old != path:
+        on_commit(session, lambda: old.unlink(missing_ok=True))
+    if video.status != VideoStatus.processing:
+        video.status = VideoStatus.ready
+        video.status_message = None
+    session.flush()
+    return row
