@@ -1,0 +1,132 @@
+"""Frozen configuration dataclasses, storable as plain JSON (``to_dict`` / ``from_dict``).
+
+Defaults are the published THUMOS14 settings of BackTAL (VividLe/BackTAL, experiments/THUMOS14).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+SUPERVISION_MODES = ("weak", "action-click", "bg-click", "both")
+AFFINITY_MODES = ("paper", "official")
+PRECISIONS = ("fp32", "bf16")
+
+
+class _PlainDict:
+    """Mixin: dataclass <-> dict of JSON types (tuples become lists, nested configs dicts)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, _PlainDict):
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"{cls.__name__}: unknown keys {sorted(unknown)}")
+        kwargs: dict[str, Any] = {}
+        for name, value in data.items():
+            hint = hints[name]
+            if isinstance(hint, type) and issubclass(hint, _PlainDict):
+                value = hint.from_dict(value)
+            elif isinstance(value, list):
+                value = tuple(value)
+            kwargs[name] = value
+        return cls(**kwargs)
+
+
+@dataclass(frozen=True)
+class ModelConfig(_PlainDict):
+    """Network shape. ``hidden`` = 2048 as published; smaller widths train on a CPU."""
+
+    feature_dim: int
+    num_classes: int
+    hidden: int = 2048
+    embed_dim: int = 32
+    embed_hidden: int = 512
+    filter_hidden: int = 512
+    affinity: str = "paper"  # "paper": per-tap weighting; "official": released-code behaviour
+    dropout: float = 0.7
+    topk_ratio: int = 8  # video score = mean of the top floor(T / topk_ratio) activations
+    leaky_slope: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.affinity not in AFFINITY_MODES:
+            raise ValueError(f"affinity must be one of {AFFINITY_MODES}, got {self.affinity!r}")
+        if self.feature_dim < 1 or self.num_classes < 1 or self.hidden < 1:
+            raise ValueError("feature_dim, num_classes and hidden must be positive")
+
+
+@dataclass(frozen=True)
+class LossWeights(_PlainDict):
+    """Loss weights and embedding margins published for THUMOS14."""
+
+    video_base: float = 1.0
+    video_supp: float = 1.0
+    fg_norm: float = 1e-4  # L1 norm of the foreground weights
+    click: float = 1.0  # cross-entropy of the base CAS at clicked snippets
+    separation: float = 1.0  # top-k video score vs mean CAS at background clicks
+    embedding: float = 0.8
+    similar_min: float = 0.5  # fg-fg and bg-bg cosine must be at least this
+    different_max: float = 0.1  # fg-bg cosine must be at most this
+
+
+def _frange(start: float, stop: float, step: float) -> tuple[float, ...]:
+    count = round((stop - start) / step)
+    return tuple(round(start + i * step, 6) for i in range(count))
+
+
+@dataclass(frozen=True)
+class PostConfig(_PlainDict):
+    """Inference thresholds of the official THUMOS14 post-processing."""
+
+    class_threshold: float = 0.25
+    cas_thresholds: tuple[float, ...] = _frange(0.0, 0.25, 0.025)  # 10 values
+    magnitude_thresholds: tuple[float, ...] = _frange(0.3, 0.8, 0.075)  # 7 values
+    use_magnitudes: bool = True
+    outer_lambda: float = 0.25
+    gamma: float = 0.2  # weight of the video score in a proposal's score
+    nms_threshold: float = 0.55
+    nms_plus_one: bool = False  # official quirk: +1 on lengths measured in seconds
+
+
+@dataclass(frozen=True)
+class TrainConfig(_PlainDict):
+    """Optimisation and model selection. Adam as published (lr 1e-4, wd 5e-4, batch 16)."""
+
+    supervision: str = "bg-click"
+    epochs: int = 40
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 5e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    seed: int = 0
+    device: str = "auto"  # "auto" = cuda when available, else cpu
+    precision: str = "fp32"  # "bf16": autocast the network to bfloat16 (losses stay fp32)
+    holdout_fraction: float = 0.1  # training videos held out for choosing the best epoch
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    post: PostConfig = field(default_factory=PostConfig)
+
+    def __post_init__(self) -> None:
+        if self.supervision not in SUPERVISION_MODES:
+            raise ValueError(
+                f"supervision must be one of {SUPERVISION_MODES}, got {self.supervision!r}"
+            )
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if not 0.0 <= self.holdout_fraction < 1.0:
+            raise ValueError("holdout_fraction must be in [0, 1)")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be positive")

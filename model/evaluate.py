@@ -1,0 +1,189 @@
+"""ActivityNet-style detection mAP in pure numpy, and the ActivityNet JSON formats.
+
+Per class: predictions sorted by score (highest first) are matched greedily to the ground
+truth of their video: a prediction is a true positive at threshold τ when its best-overlapping
+still-unmatched GT instance has tIoU ≥ τ (GT instances are tried in decreasing tIoU and the
+first one below τ stops the search). AP is the area under the interpolated precision-recall
+curve (precision made monotone from the right). mAP averages AP over the classes that have
+ground truth in the evaluated subset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEFAULT_TIOUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+
+GroundTruth = Mapping[str, Sequence[tuple[float, float, Hashable]]]  # video -> (s, e, label)
+Predictions = Mapping[str, Sequence[tuple[float, float, Hashable, float]]]  # + score
+
+
+def segment_iou(target: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Temporal IoU of one [start, end] with each row of candidates.  # (2,), (N, 2) -> (N,)"""
+    inter = np.clip(
+        np.minimum(target[1], candidates[:, 1]) - np.maximum(target[0], candidates[:, 0]), 0, None
+    )
+    union = (candidates[:, 1] - candidates[:, 0]) + (target[1] - target[0]) - inter
+    return inter / union
+
+
+def average_precision_interpolated(precision: np.ndarray, recall: np.ndarray) -> float:
+    """Area under the precision-recall curve with precision made non-increasing.  # (N,), (N,)"""
+    prec = np.concatenate([[0.0], precision, [0.0]])
+    rec = np.concatenate([[0.0], recall, [1.0]])
+    prec = np.maximum.accumulate(prec[::-1])[::-1]
+    steps = np.flatnonzero(rec[1:] != rec[:-1]) + 1
+    return float(np.sum((rec[steps] - rec[steps - 1]) * prec[steps]))
+
+
+def average_precision_detection(
+    gt_videos: np.ndarray,
+    gt_segments: np.ndarray,
+    pred_videos: np.ndarray,
+    pred_segments: np.ndarray,
+    pred_scores: np.ndarray,
+    tious: Sequence[float],
+) -> np.ndarray:
+    """AP of one class at each tIoU threshold.
+
+    gt_videos: (G,) ids; gt_segments: (G, 2); pred_videos: (P,); pred_segments: (P, 2);
+    pred_scores: (P,)  ->  (len(tious),)
+    """
+    thresholds = np.asarray(tious, dtype=np.float64)  # (K,)
+    if len(pred_scores) == 0 or len(gt_videos) == 0:
+        return np.zeros(len(thresholds))
+    order = np.argsort(-pred_scores, kind="stable")
+    gt_of_video: dict[Any, np.ndarray] = {
+        v: np.flatnonzero(gt_videos == v) for v in np.unique(gt_videos)
+    }
+    matched = np.zeros((len(thresholds), len(gt_videos)), dtype=bool)  # (K, G)
+    tp = np.zeros((len(thresholds), len(order)))  # (K, P)
+    for rank, p in enumerate(order):
+        gidx = gt_of_video.get(pred_videos[p])
+        if gidx is None:
+            continue
+        iou = segment_iou(pred_segments[p], gt_segments[gidx])  # (g,)
+        free = (iou[None, :] >= thresholds[:, None]) & ~matched[:, gidx]  # (K, g)
+        best = np.argmax(np.where(free, iou[None, :], -1.0), axis=1)  # (K,)
+        hit = free[np.arange(len(thresholds)), best]  # (K,)
+        matched[np.flatnonzero(hit), gidx[best[hit]]] = True
+        tp[:, rank] = hit
+    tp_cum = np.cumsum(tp, axis=1)
+    fp_cum = np.cumsum(1.0 - tp, axis=1)
+    recall = tp_cum / len(gt_videos)
+    precision = tp_cum / (tp_cum + fp_cum)
+    return np.array(
+        [average_precision_interpolated(precision[k], recall[k]) for k in range(len(thresholds))]
+    )
+
+
+def compute_map(
+    gt: GroundTruth, preds: Predictions, tious: Sequence[float] = DEFAULT_TIOUS
+) -> dict[str, Any]:
+    """Per-class AP and mAP.
+
+    Returns {"mAP": {"0.1": ..}, "ap": {label: [AP per tIoU]}, "avg_0.1_0.7": ..,
+    "avg_0.3_0.7": .., "tious": [...], "classes": [...]}. Classes are those with GT (in order
+    of first appearance); predictions of other labels are ignored.
+    """
+    classes: list[Hashable] = []
+    gt_rows: dict[Hashable, list[tuple[str, float, float]]] = {}
+    for video, segments in gt.items():
+        for start, end, label in segments:
+            if label not in gt_rows:
+                classes.append(label)
+                gt_rows[label] = []
+            gt_rows[label].append((video, float(start), float(end)))
+    pred_rows: dict[Hashable, list[tuple[str, float, float, float]]] = {c: [] for c in classes}
+    for video, scored in preds.items():
+        for start, end, label, score in scored:
+            if label in pred_rows:
+                pred_rows[label].append((video, float(start), float(end), float(score)))
+
+    ap = np.zeros((len(classes), len(tious)))
+    for i, label in enumerate(classes):
+        g = gt_rows[label]
+        p = pred_rows[label]
+        ap[i] = average_precision_detection(
+            np.array([r[0] for r in g], dtype=object),
+            np.array([r[1:] for r in g], dtype=np.float64).reshape(-1, 2),
+            np.array([r[0] for r in p], dtype=object),
+            np.array([r[1:3] for r in p], dtype=np.float64).reshape(-1, 2),
+            np.array([r[3] for r in p], dtype=np.float64),
+            tious,
+        )
+    mean_ap = ap.mean(axis=0) if classes else np.zeros(len(tious))
+
+    def average(lo: float, hi: float) -> float:
+        sel = [m for t, m in zip(tious, mean_ap, strict=True) if lo - 1e-9 <= t <= hi + 1e-9]
+        return float(np.mean(sel)) if sel else float("nan")
+
+    return {
+        "mAP": {f"{t:g}": float(m) for t, m in zip(tious, mean_ap, strict=True)},
+        "ap": {str(c): [float(v) for v in ap[i]] for i, c in enumerate(classes)},
+        "avg_0.1_0.7": average(0.1, 0.7),
+        "avg_0.3_0.7": average(0.3, 0.7),
+        "tious": [float(t) for t in tious],
+        "classes": [str(c) for c in classes],
+    }
+
+
+def format_map_table(result: Mapping[str, Any]) -> str:
+    """A small text table of mAP per tIoU and the two averages (in percent)."""
+    heads = list(result["mAP"])
+    lines = [
+        "tIoU  " + " ".join(f"{h:>6}" for h in heads) + "   avg0.1:0.7 avg0.3:0.7",
+        "mAP   "
+        + " ".join(f"{100 * result['mAP'][h]:6.2f}" for h in heads)
+        + f"   {100 * result['avg_0.1_0.7']:10.2f} {100 * result['avg_0.3_0.7']:10.2f}",
+    ]
+    return "\n".join(lines)
+
+
+def load_gt_json(path: str | os.PathLike[str], subset: str | None = "test") -> dict[str, list]:
+    """ActivityNet-style GT: {"database": {video: {"subset", "annotations": [{"segment",
+    "label"}]}}} -> {video: [(start, end, label)]} for videos of ``subset`` (None = all)."""
+    data = json.loads(Path(path).read_text())
+    out: dict[str, list] = {}
+    for video, rec in data["database"].items():
+        if subset is not None and rec.get("subset") != subset:
+            continue
+        out[video] = [
+            (float(a["segment"][0]), float(a["segment"][1]), a["label"])
+            for a in rec.get("annotations", [])
+        ]
+    return out
+
+
+def write_results_json(path: str | os.PathLike[str], preds: Predictions) -> None:
+    """ActivityNet result file: {"version", "results": {video: [{"label", "score", "segment"}]},
+    "external_data"}. Labels are written as given (use class names)."""
+    results = {
+        video: [
+            {"label": label, "score": float(score), "segment": [float(start), float(end)]}
+            for start, end, label, score in segments
+        ]
+        for video, segments in preds.items()
+    }
+    payload = {"version": "VERSION 1.3", "results": results, "external_data": {}}
+    tmp = Path(f"{path}.tmp")
+    tmp.write_text(json.dumps(payload))
+    os.replace(tmp, path)
+
+
+def load_results_json(path: str | os.PathLike[str]) -> dict[str, list]:
+    """Inverse of :func:`write_results_json`: {video: [(start, end, label, score)]}."""
+    data = json.loads(Path(path).read_text())
+    return {
+        video: [
+            (float(r["segment"][0]), float(r["segment"][1]), r["label"], float(r["score"]))
+            for r in rows
+        ]
+        for video, rows in data["results"].items()
+    }

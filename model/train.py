@@ -1,0 +1,320 @@
+"""Training (``fit``), inference (``predict``) and checkpoints.
+
+The best epoch is chosen on videos held out from the *training* split: by mAP when they have
+GT segments, otherwise by video-level accuracy and click consistency (ties broken by the
+held-out loss). The test split is never looked at.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model.config import ModelConfig, PostConfig, TrainConfig
+from model.data import Batch, VideoItem, collate
+from model.evaluate import compute_map
+from model.losses import backtal_losses
+from model.network import BackTAL, BackTALOutput
+from model.postprocess import Segment, localize, minmax_normalize
+
+CHECKPOINT_FORMAT = "backtal-studio/1"
+
+
+class TrainingCancelled(Exception):
+    """Raised by :func:`fit` when ``should_stop()`` returned True."""
+
+
+@dataclass
+class FitResult:
+    model: BackTAL
+    best_epoch: int  # 1-based
+    history: list[dict[str, Any]]  # per epoch: {"epoch", "losses", "val"}
+    holdout: list[str] = field(default_factory=list)  # names of the held-out videos
+
+    @property
+    def best_metrics(self) -> dict[str, float]:
+        return dict(self.history[self.best_epoch - 1]["val"])
+
+
+@dataclass
+class PredictionResult:
+    segments: list[Segment]  # (start_s, end_s, class index, score), per class best first
+    cas: np.ndarray  # (C, T) min-max normalised suppressed CAS (what the proposals threshold)
+    video_scores: np.ndarray  # (C,) softmax video scores of the suppressed branch
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def split_holdout(
+    items: Sequence[VideoItem], fraction: float, seed: int
+) -> tuple[list[VideoItem], list[VideoItem]]:
+    """Seeded split of the training videos into (train, held-out); at least one of each."""
+    if fraction <= 0 or len(items) < 2:
+        return list(items), []
+    count = min(len(items) - 1, max(1, round(fraction * len(items))))
+    order = np.random.default_rng(seed).permutation(len(items))
+    held = set(order[:count].tolist())
+    return [it for i, it in enumerate(items) if i not in held], [items[i] for i in sorted(held)]
+
+
+def make_optimizer(model: BackTAL, config: TrainConfig) -> torch.optim.Adam:
+    """Adam as published; the fused kernel (same update rule, one pass over the weights)."""
+    return torch.optim.Adam(
+        model.parameters(),
+        lr=config.lr,
+        betas=config.betas,
+        weight_decay=config.weight_decay,
+        fused=True,
+    )
+
+
+def forward(model: BackTAL, batch: Batch, precision: str = "fp32") -> BackTALOutput:
+    """Network outputs in float32; with ``precision="bf16"`` the network runs under autocast."""
+    device_type = batch.features.device.type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+        out = model(batch.features, batch.mask)
+    return BackTALOutput(*[t.float() if t.is_floating_point() else t for t in out])
+
+
+def train_step(
+    model: BackTAL,
+    batch: Batch,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+) -> dict[str, float]:
+    """One optimisation step on a batch already on the model's device."""
+    model.train()
+    outputs = forward(model, batch, config.precision)
+    terms = backtal_losses(outputs, batch, config.loss_weights, config.supervision)
+    optimizer.zero_grad(set_to_none=True)
+    terms["total"].backward()
+    optimizer.step()
+    return {name: float(value.detach()) for name, value in terms.items()}
+
+
+def _batches(items: Sequence[VideoItem], size: int) -> list[list[VideoItem]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+@torch.no_grad()
+def holdout_metrics(
+    model: BackTAL,
+    items: Sequence[VideoItem],
+    config: TrainConfig,
+    device: torch.device,
+) -> dict[str, float]:
+    """Held-out loss, video accuracy, click consistency, and mAP when GT segments exist."""
+    model.eval()
+    num_classes = model.config.num_classes
+    loss_sum, correct_videos, click_hits, click_total = 0.0, 0, 0, 0
+    for chunk in _batches(items, config.batch_size):
+        batch = collate(chunk, config.supervision).to(device)
+        out = model(batch.features, batch.mask)
+        terms = backtal_losses(out, batch, config.loss_weights, config.supervision)
+        loss_sum += float(terms["total"]) * len(chunk)
+        probs = torch.softmax(out.score_supp, dim=1)[:, :num_classes]  # (B, C)
+        predicted = probs >= config.post.class_threshold
+        correct_videos += int((predicted == (batch.labels > 0)).all(1).sum())
+        clicked = batch.points >= 0  # (B, T)
+        if config.supervision != "weak":
+            hits = out.cas_base.argmax(1) == batch.points  # (B, T)
+            click_hits += int((hits & clicked).sum())
+            click_total += int(clicked.sum())
+    metrics = {"loss": loss_sum / len(items), "video_acc": correct_videos / len(items)}
+    if click_total:
+        metrics["click_acc"] = click_hits / click_total
+    if all(it.gt_segments is not None for it in items):
+        preds = predict(model, items, config.post, device=device)
+        gt = {it.name: list(it.gt_segments or []) for it in items}
+        # labels are class indices on both sides
+        result = compute_map(gt, {name: p.segments for name, p in preds.items()})
+        metrics["mAP_0.1_0.7"] = result["avg_0.1_0.7"]
+    return metrics
+
+
+def selection_key(metrics: dict[str, float]) -> tuple[float, float]:
+    """Higher is better: mAP when available, else mean of accuracy and click consistency."""
+    if "mAP_0.1_0.7" in metrics and not math.isnan(metrics["mAP_0.1_0.7"]):
+        primary = metrics["mAP_0.1_0.7"]
+    else:
+        accs = [metrics["video_acc"]] + ([metrics["click_acc"]] if "click_acc" in metrics else [])
+        primary = float(np.mean(accs))
+    return primary, -metrics["loss"]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fit(
+    config: TrainConfig,
+    model_config: ModelConfig,
+    train_items: Sequence[VideoItem],
+    val_items: Sequence[VideoItem] | None = None,
+    class_names: Sequence[str] | None = None,
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FitResult:
+    """Train BackTAL; return the model at the best held-out epoch.
+
+    ``val_items`` (videos of the training split set aside by the caller) replace the automatic
+    hold-out of ``config.holdout_fraction`` of ``train_items``. Never pass the test split.
+    ``class_names`` is accepted for symmetry with checkpoints and not needed here.
+    """
+    del class_names
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    if val_items is None:
+        train_set, held = split_holdout(train_items, config.holdout_fraction, config.seed)
+    else:
+        train_set, held = list(train_items), list(val_items)
+    if not train_set:
+        raise ValueError("no training videos")
+
+    model = BackTAL(model_config).to(device)
+    optimizer = make_optimizer(model, config)
+    shuffler = torch.Generator().manual_seed(config.seed)
+    history: list[dict[str, Any]] = []
+    best_key: tuple[float, float] | None = None
+    best_epoch = config.epochs
+    best_state: dict[str, torch.Tensor] | None = None
+    step = 0
+    for epoch in range(1, config.epochs + 1):
+        order = torch.randperm(len(train_set), generator=shuffler).tolist()
+        sums: dict[str, float] = {}
+        chunks = _batches([train_set[i] for i in order], config.batch_size)
+        for chunk in chunks:
+            if should_stop is not None and should_stop():
+                raise TrainingCancelled(f"cancelled at epoch {epoch}, step {step}")
+            losses = train_step(
+                model, collate(chunk, config.supervision).to(device), optimizer, config
+            )
+            step += 1
+            for name, value in losses.items():
+                sums[name] = sums.get(name, 0.0) + value
+        mean_losses = {name: value / len(chunks) for name, value in sums.items()}
+        val = holdout_metrics(model, held, config, device) if held else {}
+        history.append({"epoch": epoch, "losses": mean_losses, "val": val})
+        if held:
+            key = selection_key(val)
+            if best_key is None or key > best_key:
+                best_key, best_epoch = key, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if on_progress is not None:
+            on_progress(
+                {
+                    "epoch": epoch,
+                    "epochs": config.epochs,
+                    "step": step,
+                    "losses": mean_losses,
+                    "val": val,
+                    "best_epoch": best_epoch if held else epoch,
+                }
+            )
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return FitResult(
+        model=model, best_epoch=best_epoch, history=history, holdout=[it.name for it in held]
+    )
+
+
+@torch.no_grad()
+def predict(
+    model: BackTAL,
+    items: Sequence[VideoItem],
+    post_config: PostConfig,
+    class_names: Sequence[str] | None = None,
+    device: torch.device | str | None = None,
+) -> dict[str, PredictionResult]:
+    """Segments, CAS curves and video scores for each video (one video per forward pass).
+
+    Segment labels are class indices; map them with ``class_names`` when writing results.
+    """
+    del class_names
+    model.eval()
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    num_classes = model.config.num_classes
+    results: dict[str, PredictionResult] = {}
+    for item in items:
+        feats = torch.from_numpy(np.ascontiguousarray(item.features.T))[None].to(
+            device
+        )  # (1, D, T)
+        out = model(feats)
+        scores = torch.softmax(out.score_supp[0], dim=0)[:num_classes].cpu().numpy()  # (C,)
+        cas = out.cas_supp[0, :num_classes].cpu().numpy()  # (C, T)
+        magnitudes = out.features_supp[0].norm(dim=0).cpu().numpy()  # (T,)
+        segments = localize(cas, scores, magnitudes, item.frame_num, item.duration, post_config)
+        results[item.name] = PredictionResult(
+            segments=segments,
+            cas=minmax_normalize(cas.astype(np.float64)).astype(np.float32),
+            video_scores=scores,
+        )
+    return results
+
+
+def _plain(value: Any) -> Any:
+    """Metrics as JSON types (loadable with ``weights_only=True``)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: BackTAL,
+    model_config: ModelConfig,
+    train_config: TrainConfig | None,
+    class_names: Sequence[str],
+    metrics: dict[str, Any] | None = None,
+) -> None:
+    """Weights + configs + class list, written atomically (temp file, then ``os.replace``)."""
+    path = Path(path)
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model_config": model_config.to_dict(),
+        "train_config": train_config.to_dict() if train_config is not None else None,
+        "class_names": list(class_names),
+        "metrics": _plain(metrics or {}),
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str], device: str | torch.device = "cpu"
+) -> tuple[BackTAL, ModelConfig, list[str], dict[str, Any]]:
+    """(model in eval mode, model config, class names, meta = train_config + metrics)."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
+    model_config = ModelConfig.from_dict(payload["model_config"])
+    model = BackTAL(model_config)
+    model.load_state_dict(payload["state_dict"])
+    model.to(device).eval()
+    meta = {"train_config": payload["train_config"], "metrics": payload["metrics"]}
+    return model, model_config, list(payload["class_names"]), meta

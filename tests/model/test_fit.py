@@ -1,0 +1,147 @@
+"""fit(): determinism, held-out epoch selection, progress, cancel; predict(); checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.config import ModelConfig, TrainConfig
+from model.train import (
+    TrainingCancelled,
+    fit,
+    holdout_metrics,
+    load_checkpoint,
+    predict,
+    resolve_device,
+    save_checkpoint,
+    selection_key,
+    split_holdout,
+)
+from tests.model.backtal_toy import make_toy_videos, tiny_model_config
+
+FAST = TrainConfig(supervision="bg-click", epochs=4, batch_size=4, lr=1e-3, holdout_fraction=0)
+
+
+def test_same_seed_same_weights_other_seed_differs() -> None:
+    items = make_toy_videos(6)
+    a = fit(FAST, tiny_model_config(), items).model.state_dict()
+    b = fit(FAST, tiny_model_config(), items).model.state_dict()
+    c = fit(replace(FAST, seed=1), tiny_model_config(), items).model.state_dict()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_holdout_split_is_seeded_and_disjoint() -> None:
+    items = make_toy_videos(10)
+    train, held = split_holdout(items, 0.2, seed=3)
+    assert len(held) == 2 and len(train) == 8
+    assert not {i.name for i in train} & {i.name for i in held}
+    assert [i.name for i in split_holdout(items, 0.2, seed=3)[1]] == [i.name for i in held]
+    assert split_holdout(items, 0.0, seed=3) == (items, [])
+    assert len(split_holdout(items[:2], 0.01, seed=0)[1]) == 1
+
+
+def test_best_epoch_is_chosen_on_held_out_training_videos_and_restored() -> None:
+    items = make_toy_videos(8)
+    seen: list[dict] = []
+    config = replace(FAST, epochs=6, holdout_fraction=0.25)
+    result = fit(config, tiny_model_config(), items, on_progress=seen.append)
+    assert len(result.holdout) == 2
+    assert [p["epoch"] for p in seen] == [1, 2, 3, 4, 5, 6]
+    assert {"epoch", "epochs", "step", "losses", "val"} <= set(seen[0])
+    assert seen[-1]["step"] == 6 * 2  # 6 training videos in batches of 4
+    val = result.history[0]["val"]
+    assert {"loss", "video_acc", "click_acc", "mAP_0.1_0.7"} <= set(val)
+    keys = [selection_key(h["val"]) for h in result.history]
+    assert result.best_epoch == 1 + keys.index(max(keys))
+    held = [it for it in items if it.name in result.holdout]
+    again = holdout_metrics(result.model, held, config, torch.device("cpu"))
+    assert again == pytest.approx(result.best_metrics)  # the best epoch's weights came back
+
+
+def test_selection_without_gt_segments_uses_accuracy_and_clicks() -> None:
+    items = [replace(it, gt_segments=None) for it in make_toy_videos(6)]
+    held = items[:2]
+    result = fit(FAST, tiny_model_config(), items[2:], val_items=held)
+    assert result.holdout == [it.name for it in held]
+    assert "mAP_0.1_0.7" not in result.history[0]["val"]
+    key = selection_key({"loss": 2.0, "video_acc": 0.5, "click_acc": 1.0})
+    assert key == (0.75, -2.0)
+
+
+def test_should_stop_cancels_promptly() -> None:
+    calls = []
+
+    def stop() -> bool:
+        calls.append(1)
+        return len(calls) >= 3
+
+    with pytest.raises(TrainingCancelled):
+        fit(replace(FAST, epochs=50), tiny_model_config(), make_toy_videos(8), should_stop=stop)
+    assert len(calls) == 3
+
+
+def test_predict_outputs(tmp_path: Path) -> None:
+    items = make_toy_videos(4, length=(30, 50))  # variable lengths
+    model = fit(FAST, tiny_model_config(), items).model
+    preds = predict(model, items, FAST.post, ["a", "b"])
+    for item in items:
+        res = preds[item.name]
+        assert res.cas.shape == (2, item.num_snippets) and res.video_scores.shape == (2,)
+        assert np.all(res.video_scores >= 0) and res.video_scores.sum() <= 1.0 + 1e-6
+        for start, end, cls, score in res.segments:
+            assert 0 <= start < end <= item.duration + 1e-9 and cls in (0, 1)
+            assert isinstance(score, float)
+
+
+def test_checkpoint_round_trip_weights_only(tmp_path: Path) -> None:
+    items = make_toy_videos(4)
+    mcfg = tiny_model_config(affinity="official")
+    model = fit(FAST, mcfg, items).model
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model, mcfg, FAST, ["run", "jump"], {"val": {"acc": np.float32(0.5)}})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt"]  # no temp file left
+    raw = torch.load(path, weights_only=True)
+    assert raw["class_names"] == ["run", "jump"] and raw["metrics"]["val"]["acc"] == 0.5
+    loaded, cfg, names, meta = load_checkpoint(path)
+    assert cfg == mcfg and names == ["run", "jump"]
+    assert TrainConfig.from_dict(meta["train_config"]) == FAST
+    x = torch.randn(1, 16, 20)
+    torch.testing.assert_close(loaded(x).cas_supp, model.eval()(x).cas_supp)
+    torch.save({"format": "other"}, tmp_path / "bad.pt")
+    with pytest.raises(ValueError):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+def test_configs_round_trip_and_validate() -> None:
+    cfg = ModelConfig(feature_dim=2048, num_classes=20)
+    assert (cfg.hidden, cfg.embed_dim, cfg.dropout, cfg.affinity) == (2048, 32, 0.7, "paper")
+    assert ModelConfig.from_dict(cfg.to_dict()) == cfg
+    t = TrainConfig()
+    assert (t.lr, t.weight_decay, t.batch_size, t.epochs) == (1e-4, 5e-4, 16, 40)
+    assert t.loss_weights.fg_norm == 1e-4 and t.loss_weights.embedding == 0.8
+    assert len(t.post.cas_thresholds) == 10 and len(t.post.magnitude_thresholds) == 7
+    assert t.post.nms_plus_one is False and TrainConfig.from_dict(t.to_dict()) == t
+    with pytest.raises(ValueError):
+        TrainConfig(supervision="clicks")
+    with pytest.raises(ValueError):
+        ModelConfig(feature_dim=4, num_classes=2, affinity="fast")
+    with pytest.raises(ValueError):
+        ModelConfig.from_dict({**cfg.to_dict(), "depth": 3})
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_bf16_precision_trains_with_float32_outputs() -> None:
+    items = make_toy_videos(4)
+    config = replace(FAST, precision="bf16", epochs=30)
+    result = fit(config, tiny_model_config(), items)
+    first, last = result.history[0]["losses"]["total"], result.history[-1]["losses"]["total"]
+    assert np.isfinite(last) and last < first
+    preds = predict(result.model, items[:1], config.post)
+    assert next(iter(preds.values())).cas.dtype == np.float32
