@@ -15,21 +15,17 @@ from starlette.middleware.base import RequestResponseEndpoint
 from server.clicks.routes import router as clicks_router
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
-from server.errors import install_error_handlers
+from server.errors import ERROR_RESPONSES, SECURITY_HEADERS, install_error_handlers
 from server.exports.routes import router as exports_router
 from server.features.routes import router as features_router
 from server.jobs.routes import router as jobs_router
 from server.labels.routes import router as labels_router
+from server.training.routes import router as training_router
 from server.users.routes import router as users_router
 from server.videos.routes import router as videos_router
 
 API_PREFIX = "/api/v1"
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,7 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers.setdefault(key, value)
         return response
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
 
     @api.get("/health", tags=["health"])
     def health() -> dict[str, str]:
@@ -91,6 +87,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exports_router,
         jobs_router,
         features_router,
+        training_router,
     ):
         api.include_router(router)
     app.include_router(api)

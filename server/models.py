@@ -281,7 +281,7 @@ class ActivationCurve(Base):
     video_id: Mapped[int] = mapped_column(
         ForeignKey("videos.id", ondelete="CASCADE"), primary_key=True
     )
-    # {"times_s": [...], "curves": {class_id: [...]}}
+    # {"times_s": [...], "classes": {"<class_id>": [...]}} (values in [0, 1])
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 

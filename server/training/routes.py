@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, status
+from fastapi.concurrency import run_in_threadpool
+
+from server.auth import AdminUser, CurrentUser, SessionDep
+from server.config import Settings
+from server.jobs.schemas import JobOut
+from server.training import service
+from server.training.schemas import (
+    GroundTruthImportResult,
+    GroundTruthOut,
+    ModelVersionOut,
+    TrainingRequest,
+    VideoPredictions,
+)
+from server.videos.service import get_live_video
+from server.videos.upload import receive_upload
+
+router = APIRouter(tags=["training"])
+
+
+@router.post("/training-jobs", response_model=JobOut, status_code=status.HTTP_202_ACCEPTED)
+def create_training_job(
+    body: TrainingRequest, request: Request, user: AdminUser, session: SessionDep
+) -> JobOut:
+    """Queue a training job (409 while another runs, unless ``queue`` is true)."""
+    settings: Settings = request.app.state.settings
+    return JobOut.model_validate(service.create_training_job(session, settings, user, body))
+
+
+@router.get("/model-versions", response_model=list[ModelVersionOut])
+def list_model_versions(_: CurrentUser, session: SessionDep) -> list[ModelVersionOut]:
+    return [ModelVersionOut.model_validate(v) for v in service.list_versions(session)]
+
+
+@router.get("/model-versions/{version_id}", response_model=ModelVersionOut)
+def get_model_version(version_id: int, _: CurrentUser, session: SessionDep) -> ModelVersionOut:
+    return ModelVersionOut.model_validate(service.get_version(session, version_id))
+
+
+@router.post("/model-versions/{version_id}/activate", response_model=ModelVersionOut)
+def activate_model_version(version_id: int, _: AdminUser, session: SessionDep) -> ModelVersionOut:
+    return ModelVersionOut.model_validate(service.activate(session, version_id))
+
+
+@router.get("/videos/{video_id}/predictions", response_model=VideoPredictions)
+def get_predictions(
+    video_id: int, _: CurrentUser, session: SessionDep, model_version: str = "active"
+) -> VideoPredictions:
+    """Segments and activation curves of a video under ``active`` or a version id."""
+    get_live_video(session, video_id)
+    return service.video_predictions(session, video_id, model_version)
+
+
+@router.get("/export/predictions")
+def export_predictions(
+    _: CurrentUser, session: SessionDep, model_version: str = "active"
+) -> dict[str, Any]:
+    """ActivityNet result JSON (``python -m model.cli eval --pred`` reads it)."""
+    return service.export_predictions(session, model_version)
+
+
+@router.get("/videos/{video_id}/ground-truth", response_model=list[GroundTruthOut])
+def get_ground_truth(video_id: int, _: CurrentUser, session: SessionDep) -> list[GroundTruthOut]:
+    get_live_video(session, video_id)
+    return service.ground_truth(session, video_id)
+
+
+_GT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post("/import/ground-truth", response_model=GroundTruthImportResult, openapi_extra=_GT_BODY)
+async def import_ground_truth(
+    request: Request, _: AdminUser, session: SessionDep
+) -> GroundTruthImportResult:
+    """ActivityNet-style ground truth, for evaluation only (never used to train)."""
+    settings: Settings = request.app.state.settings
+    upload = await receive_upload(request, settings.media_dir / "tmp", settings.max_import_bytes)
+    try:
+        assert upload.tmp_path is not None
+        data = upload.tmp_path.read_bytes()
+    finally:
+        upload.discard()
+    return await run_in_threadpool(service.import_ground_truth, session, data)

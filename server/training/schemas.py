@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from server.schemas import Schema, UtcDatetime
+
+Supervision = Literal["weak", "action-click", "bg-click", "both"]
+
+
+class TrainingRequest(Schema):
+    supervision: Supervision = "bg-click"
+    epochs: int = Field(default=20, ge=1, le=1000)
+    hidden: int = Field(default=256, ge=8, le=4096, description="2048 as published.")
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    include_video_ids: list[int] | None = Field(default=None, max_length=100_000)
+    extractor: str | None = Field(default=None, description="Default: the most common one.")
+    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
+    activate: bool = Field(default=True, description="Make the new version the active one.")
+    queue: bool = Field(default=False, description="Queue behind a running training job.")
+
+
+class ModelVersionOut(Schema):
+    id: int
+    job_id: int | None
+    supervision: str
+    config: dict[str, Any]
+    class_names: list[str]
+    metrics: dict[str, Any]
+    data_summary: dict[str, Any]
+    is_active: bool
+    created_at: UtcDatetime
+
+
+class PredictedSegment(Schema):
+    class_id: int
+    class_name: str
+    start_s: float
+    end_s: float
+    score: float
+
+
+class Curves(Schema):
+    times_s: list[float] = Field(default_factory=list)
+    classes: dict[str, list[float]] = Field(default_factory=dict)
+
+
+class VideoPredictions(Schema):
+    video_id: int
+    model_version_id: int | None
+    segments: list[PredictedSegment] = Field(default_factory=list)
+    curves: Curves = Field(default_factory=Curves)
+
+
+class GroundTruthOut(Schema):
+    class_id: int
+    class_name: str
+    start_s: float
+    end_s: float
+
+
+class GroundTruthImportResult(Schema):
+    videos: int
+    segments: int
+    skipped_videos: list[str] = Field(description="Names in the file with no live video here.")

@@ -1,0 +1,267 @@
+"""Handlers of ``train`` and ``predict`` jobs: database rows in, BackTAL out, and back."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, update
+from sqlalchemy.orm import Session
+
+from server.jobs import service as jobs
+from server.models import ActivationCurve, JobKind, ModelVersion, Prediction
+from server.training.dataset import build_dataset
+from server.training.service import check_trainable
+from server.worker.context import JobCancelled, JobContext, PermanentJobError
+
+MODELS = "models"
+CURVE_POINTS = 400  # activation curves are downsampled to at most this many points
+
+
+def _fmt_losses(losses: dict[str, float]) -> str:
+    total = losses.get("total")
+    rest = ", ".join(f"{k} {v:.3f}" for k, v in losses.items() if k != "total")
+    return (f"loss {total:.4f}" if total is not None else "") + (f" ({rest})" if rest else "")
+
+
+def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
+    """Build the dataset from the database, fit BackTAL, save a checkpoint, evaluate."""
+    from model.config import ModelConfig, TrainConfig
+    from model.evaluate import compute_map
+    from model.train import TrainingCancelled, fit, predict, save_checkpoint
+
+    p = ctx.params
+    supervision = str(p.get("supervision", "bg-click"))
+    with ctx.session() as s:
+        data = build_dataset(
+            s,
+            ctx.settings.media_dir,
+            extractor=p.get("extractor"),
+            video_ids=p.get("include_video_ids"),
+        )
+    try:
+        check_trainable(data.summary, supervision)
+    except Exception as exc:  # the labels changed since the job was queued
+        raise PermanentJobError(getattr(exc, "detail", str(exc))) from exc
+    feature_dim = int(data.items[0].features.shape[1])
+    model_config = ModelConfig(
+        feature_dim=feature_dim,
+        num_classes=len(data.class_names),
+        hidden=int(p.get("hidden", 256)),
+    )
+    train_config = TrainConfig(
+        supervision=supervision,
+        epochs=int(p.get("epochs", 20)),
+        batch_size=min(16, len(data.items)),
+        seed=int(p.get("seed", 0)),
+        holdout_fraction=float(p.get("holdout_fraction", 0.2)),
+        device=str(p.get("device", "auto")),
+    )
+    ctx.log(
+        f"training {supervision} on {len(data.items)} videos "
+        f"({data.background_clicks} background / {data.action_clicks} action click snippets), "
+        f"D={feature_dim}, C={len(data.class_names)}, hidden={model_config.hidden}"
+    )
+    history: list[dict[str, Any]] = []
+
+    def on_progress(info: dict[str, Any]) -> None:
+        history.append({"epoch": info["epoch"], "losses": info["losses"], "val": info["val"]})
+        line = f"epoch {info['epoch']}/{info['epochs']}: {_fmt_losses(info['losses'])}"
+        if info["val"]:
+            line += " | held-out " + ", ".join(f"{k} {v:.3f}" for k, v in info["val"].items())
+        ctx.log(line)
+        ctx.progress(
+            0.9 * info["epoch"] / info["epochs"],
+            line,
+            metrics={
+                "history": history,
+                "epochs": info["epochs"],
+                "best_epoch": info["best_epoch"],
+            },
+        )
+
+    try:
+        result = fit(
+            train_config,
+            model_config,
+            data.items,
+            class_names=data.class_names,
+            on_progress=on_progress,
+            should_stop=ctx.should_stop,
+        )
+    except TrainingCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+    ctx.check_stop()
+
+    metrics: dict[str, Any] = {
+        "best_epoch": result.best_epoch,
+        "holdout_videos": result.holdout,
+        "holdout": result.best_metrics if result.holdout else {},
+        "history": history,
+    }
+    held = [it for it in data.items if it.name in set(result.holdout) and it.gt_segments]
+    if held:  # mAP on held-out videos that have imported ground truth
+        preds = predict(result.model, held, train_config.post)
+        gt = {
+            it.name: [(s, e, data.class_names[c]) for s, e, c in it.gt_segments or []]
+            for it in held
+        }
+        pr = {
+            name: [(s, e, data.class_names[c], sc) for s, e, c, sc in res.segments]
+            for name, res in preds.items()
+        }
+        metrics["holdout_map"] = compute_map(gt, pr)
+        ctx.log(
+            f"held-out mAP on {len(held)} videos with ground truth: "
+            f"mAP@0.5 {metrics['holdout_map']['mAP'].get('0.5', float('nan')):.3f}, "
+            f"avg 0.1:0.7 {metrics['holdout_map']['avg_0.1_0.7']:.3f}"
+        )
+    models = ctx.settings.media_dir / MODELS
+    models.mkdir(parents=True, exist_ok=True)
+    rel = Path(MODELS) / f"job{ctx.job_id}-{uuid.uuid4().hex[:8]}.pt"
+    save_checkpoint(
+        ctx.settings.media_dir / rel,
+        result.model,
+        model_config,
+        train_config,
+        data.class_names,
+        metrics,
+    )
+    ctx.progress(0.95, "checkpoint written", force=True)
+    summary = dict(data.summary)
+    summary["holdout_videos"] = len(result.holdout)
+    activate = bool(p.get("activate", True))
+
+    def publish(s: Session) -> str:
+        version = ModelVersion(
+            job_id=ctx.job_id,
+            supervision=supervision,
+            config={
+                "model": model_config.to_dict(),
+                "train": train_config.to_dict(),
+                "extractor": data.extractor,
+            },
+            class_names=data.class_names,
+            checkpoint_path=rel.as_posix(),
+            metrics=metrics,
+            data_summary=summary,
+            is_active=False,
+        )
+        s.add(version)
+        s.flush()
+        if activate:
+            s.execute(update(ModelVersion).values(is_active=False))
+            version.is_active = True
+        jobs.enqueue(
+            s,
+            JobKind.predict,
+            {"model_version_id": version.id},
+            model_version_id=version.id,
+            created_by=None,
+            max_attempts=ctx.settings.job_max_attempts,
+        )
+        s.flush()
+        return f"model version {version.id} (best epoch {result.best_epoch}); predictions queued"
+
+    return publish
+
+
+def downsample(curve: np.ndarray, points: int) -> np.ndarray:
+    """(C, T) → (C, ≤ points) by averaging equal bins (keeps the curve's shape)."""
+    T = curve.shape[1]
+    if points >= T:
+        return curve
+    edges = np.linspace(0, T, points + 1).round().astype(int)
+    return np.stack([curve[:, a:b].mean(axis=1) for a, b in itertools.pairwise(edges)], axis=1)
+
+
+def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
+    """Run a model version on every video with its features; store segments and curves."""
+    from model.train import load_checkpoint, predict
+
+    version_id = ctx.model_version_id or ctx.params.get("model_version_id")
+    if version_id is None:
+        raise PermanentJobError("the job names no model version")
+    with ctx.session() as s:
+        version = s.get(ModelVersion, int(version_id))
+        if version is None:
+            raise PermanentJobError(f"model version {version_id} does not exist")
+        extractor = version.config.get("extractor")
+        class_names = list(version.class_names)
+        checkpoint = ctx.settings.media_dir / version.checkpoint_path
+        data = build_dataset(s, ctx.settings.media_dir, extractor=extractor, labelled_only=False)
+    model, model_config, names, meta = load_checkpoint(checkpoint)
+    if names != class_names:
+        raise PermanentJobError("the checkpoint's class list differs from the version's")
+    by_name = dict(zip(data.class_names, data.class_ids, strict=True))
+    missing = [n for n in class_names if n not in by_name]
+    if missing:
+        raise PermanentJobError(f"classes of the model no longer exist: {missing}")
+    items = [it for it in data.items if it.features.shape[1] == model_config.feature_dim]
+    from model.config import PostConfig, TrainConfig
+
+    train_cfg = meta.get("train_config")
+    post_cfg = TrainConfig.from_dict(train_cfg).post if train_cfg else PostConfig()
+    results: dict[str, Any] = {}
+    for i, item in enumerate(items):
+        ctx.check_stop()
+        results.update(predict(model, [item], post_cfg))
+        ctx.progress((i + 1) / max(1, len(items)), f"predicted {i + 1}/{len(items)} videos")
+
+    def publish(s: Session) -> str:
+        if s.get(ModelVersion, int(version_id)) is None:
+            raise JobCancelled("the model version was deleted")
+        ids = [data.video_ids[n] for n in results]
+        s.execute(
+            delete(Prediction).where(
+                Prediction.model_version_id == version_id, Prediction.video_id.in_(ids)
+            )
+        )
+        s.execute(
+            delete(ActivationCurve).where(
+                ActivationCurve.model_version_id == version_id, ActivationCurve.video_id.in_(ids)
+            )
+        )
+        count = 0
+        for name, res in results.items():
+            vid = data.video_ids[name]
+            for start, end, c, score in res.segments:
+                s.add(
+                    Prediction(
+                        model_version_id=version_id,
+                        video_id=vid,
+                        class_id=by_name[class_names[c]],
+                        start_s=float(start),
+                        end_s=float(end),
+                        score=float(score),
+                    )
+                )
+                count += 1
+            item_duration = next(it.duration for it in items if it.name == name)
+            curve = downsample(np.asarray(res.cas, dtype=np.float64), CURVE_POINTS)
+            T = curve.shape[1]
+            times = [round((k + 0.5) * item_duration / T, 3) for k in range(T)]
+            s.add(
+                ActivationCurve(
+                    model_version_id=version_id,
+                    video_id=vid,
+                    data={
+                        "times_s": times,
+                        "classes": {
+                            str(by_name[class_names[c]]): [
+                                round(float(v), 4) if math.isfinite(v) else 0.0 for v in curve[c]
+                            ]
+                            for c in range(len(class_names))
+                        },
+                    },
+                )
+            )
+        s.flush()
+        return f"{count} segments on {len(results)} videos"
+
+    return publish
