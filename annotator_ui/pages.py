@@ -1,19 +1,416 @@
-"""HTML pages (server-rendered). The annotator UI grows here."""
+"""HTML pages of the annotator UI (server-rendered Jinja2 + plain JS modules).
+
+Sign-in model (see ``docs/ui.md``): the sign-in form posts the bearer token to
+``POST /login``; the page route checks it and stores it in an ``HttpOnly``,
+``SameSite=Strict`` session cookie (no expiry: it ends with the browser session). Page
+routes read the cookie to decide what to render (e.g. ``/admin`` answers 403 to an
+annotator). The JS modules call the REST API with ``Authorization: Bearer``; they get the
+token once per page from the same-origin ``GET /session/token`` (no-store), never from the
+HTML. ``<video>`` cannot send a bearer header, so the media is served by the
+cookie-authenticated page route ``GET /media/videos/{id}`` (range requests supported).
+
+Static files are served by the route ``GET /static/{path}`` of this router, so the app
+needs no extra mount.
+"""
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session
+
+from server.auth import user_for_token
+from server.models import Click, Role, User, Video, VideoLabel, VideoStatus
 
 HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+COOKIE = "backtal_session"
+PAGE_SIZE = 100
+
+# Pages load only same-origin scripts, styles and media; blob: for the thumbnail sprite.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "media-src 'self' blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 router = APIRouter(include_in_schema=False)
 
+mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("text/css", ".css")
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _factory(request: Request) -> Any:
+    return request.app.state.sessionmaker
+
+
+def _cookie_user(request: Request) -> User | None:
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > 256:
+        return None
+    with _factory(request)() as session:
+        return user_for_token(session, token)
+
+
+def _page(
+    request: Request, template: str, context: dict[str, Any], status_code: int = 200
+) -> HTMLResponse:
+    response = templates.TemplateResponse(request, template, context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = CSP
+    return response
+
+
+def _to_signin(request: Request) -> RedirectResponse:
+    target = request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    from urllib.parse import quote
+
+    return RedirectResponse(f"/?next={quote(target, safe='')}", status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only same-site paths: ``/videos/3`` yes, ``//evil.example`` or ``http://…`` no."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/videos"
+    return value
+
+
+def _error(
+    request: Request, user: User | None, status_code: int, title: str, text: str
+) -> HTMLResponse:
+    return _page(
+        request, "error.html", {"user": user, "title": title, "text": text}, status_code=status_code
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    """Login CSRF guard: a browser form post carries Origin (or Referer) of this site."""
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if not origin or origin == "null":
+        return origin is None  # non-browser clients send neither
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _video_stats(session: Session, user: User, videos: list[Video]) -> dict[int, dict[str, Any]]:
+    """Per video: my live clicks, the sum/count of their telemetry, my video-level labels."""
+    ids = [v.id for v in videos]
+    stats: dict[int, dict[str, Any]] = {
+        i: {"clicks": 0, "elapsed_ms": 0, "timed": 0, "labels": 0} for i in ids
+    }
+    if not ids:
+        return stats
+    rows = session.execute(
+        select(
+            Click.video_id,
+            func.count(Click.id),
+            func.coalesce(func.sum(Click.client_elapsed_ms), 0),
+            func.count(Click.client_elapsed_ms),
+        )
+        .where(Click.annotator_id == user.id, Click.deleted_at.is_(None), Click.video_id.in_(ids))
+        .group_by(Click.video_id)
+    )
+    for vid, n, elapsed, timed in rows:
+        stats[vid].update(clicks=int(n), elapsed_ms=int(elapsed or 0), timed=int(timed))
+    for vid, n in session.execute(
+        select(VideoLabel.video_id, func.count())
+        .where(VideoLabel.annotator_id == user.id, VideoLabel.video_id.in_(ids))
+        .group_by(VideoLabel.video_id)
+    ):
+        stats[vid]["labels"] = int(n)
+    return stats
+
+
+def _rates(clicks: int, duration_s: float, elapsed_ms: int, timed: int) -> dict[str, Any]:
+    return {
+        "per_minute": clicks / (duration_s / 60.0) if duration_s > 0 and clicks else None,
+        "s_per_click": elapsed_ms / timed / 1000.0 if timed else None,
+    }
+
+
+def _unannotated(user_id: int) -> Any:
+    """SQL condition: the user has neither a live click nor a label on the video."""
+    has_click = exists().where(
+        Click.video_id == Video.id, Click.annotator_id == user_id, Click.deleted_at.is_(None)
+    )
+    has_label = exists().where(VideoLabel.video_id == Video.id, VideoLabel.annotator_id == user_id)
+    return and_(~has_click, ~has_label)
+
+
+def _next_unannotated(session: Session, user: User, after: int | None) -> int | None:
+    base = select(Video.id).where(
+        Video.deleted_at.is_(None), Video.status != VideoStatus.failed, _unannotated(user.id)
+    )
+    if after is not None:
+        found = session.scalar(base.where(Video.id > after).order_by(Video.id).limit(1))
+        if found is not None:
+            return int(found)
+    found = session.scalar(base.order_by(Video.id).limit(1))
+    return int(found) if found is not None else None
+
+
+def _user_dict(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "role": str(user.role),
+        "reaction_offset_ms": user.reaction_offset_ms,
+    }
+
+
+# ---------------------------------------------------------------------------- sign-in
+
 
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request) -> HTMLResponse:
-    return templates.TemplateResponse(request, "index.html", {})
+def index(request: Request, next: str | None = None) -> Response:
+    user = _cookie_user(request)
+    if user is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _page(request, "login.html", {"user": None, "next": _safe_next(next), "error": None})
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, token: str = Form(""), next: str = Form("/videos")) -> Response:
+    token = token.strip()
+    target = _safe_next(next)
+    if not _same_origin(request):
+        return _page(
+            request,
+            "login.html",
+            {"user": None, "next": target, "error": "Sign-in must come from this site."},
+            status_code=403,
+        )
+    user = None
+    if token and len(token) <= 256:
+        with _factory(request)() as session:
+            user = user_for_token(session, token)
+    if user is None:
+        return _page(
+            request,
+            "login.html",
+            {"user": None, "next": target, "error": "That token is not valid (or was revoked)."},
+            status_code=401,
+        )
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/session/token")
+def session_token(request: Request) -> Response:
+    """The signed-in user's token for the page's API calls (same origin, never cached)."""
+    token = request.cookies.get(COOKIE)
+    user = _cookie_user(request)
+    if user is None or token is None:
+        return JSONResponse(
+            {"detail": "not signed in"}, status_code=401, headers={"Cache-Control": "no-store"}
+        )
+    return JSONResponse(
+        {"token": token, "user": _user_dict(user)}, headers={"Cache-Control": "no-store"}
+    )
+
+
+# ---------------------------------------------------------------------------- pages
+
+
+@router.get("/videos", response_class=HTMLResponse)
+def videos_page(request: Request, offset: int = 0) -> Response:
+    user = _cookie_user(request)
+    if user is None:
+        return _to_signin(request)
+    offset = max(0, offset)
+    with _factory(request)() as session:
+        live = Video.deleted_at.is_(None)
+        total = int(session.scalar(select(func.count()).select_from(Video).where(live)) or 0)
+        videos = list(
+            session.scalars(
+                select(Video).where(live).order_by(Video.id).limit(PAGE_SIZE).offset(offset)
+            )
+        )
+        stats = _video_stats(session, user, videos)
+        next_id = _next_unannotated(session, user, None)
+        mine = session.execute(
+            select(
+                func.count(Click.id),
+                func.coalesce(func.sum(Click.client_elapsed_ms), 0),
+                func.count(Click.client_elapsed_ms),
+                func.count(func.distinct(Click.video_id)),
+            ).where(Click.annotator_id == user.id, Click.deleted_at.is_(None))
+        ).one()
+        annotated_duration = float(
+            session.scalar(
+                select(func.coalesce(func.sum(Video.duration_s), 0.0)).where(
+                    live,
+                    exists().where(
+                        Click.video_id == Video.id,
+                        Click.annotator_id == user.id,
+                        Click.deleted_at.is_(None),
+                    ),
+                )
+            )
+            or 0.0
+        )
+    rows = []
+    for v in videos:
+        s = stats[v.id]
+        rows.append(
+            {
+                "video": v,
+                "clicks": s["clicks"],
+                "labels": s["labels"],
+                "annotated": bool(s["clicks"] or s["labels"]),
+                **_rates(s["clicks"], v.duration_s, s["elapsed_ms"], s["timed"]),
+            }
+        )
+    summary = {
+        "clicks": int(mine[0]),
+        "videos": int(mine[3]),
+        **_rates(int(mine[0]), annotated_duration, int(mine[1]), int(mine[2])),
+    }
+    return _page(
+        request,
+        "videos.html",
+        {
+            "user": user,
+            "rows": rows,
+            "total": total,
+            "offset": offset,
+            "page_size": PAGE_SIZE,
+            "next_id": next_id,
+            "summary": summary,
+        },
+    )
+
+
+@router.get("/videos/next")
+def next_video(request: Request, after: int | None = None) -> Response:
+    """The next video (after ``after``, wrapping around) that I have not annotated yet."""
+    user = _cookie_user(request)
+    if user is None:
+        return _to_signin(request)
+    with _factory(request)() as session:
+        found = _next_unannotated(session, user, after)
+        if found is None and after is not None:
+            # Everything is annotated: just go to the next video in list order.
+            found = session.scalar(
+                select(Video.id)
+                .where(Video.deleted_at.is_(None), Video.id > after)
+                .order_by(Video.id)
+                .limit(1)
+            )
+    if found is None:
+        return RedirectResponse("/videos?done=1", status_code=303)
+    return RedirectResponse(f"/videos/{found}", status_code=303)
+
+
+@router.get("/videos/{video_id}", response_class=HTMLResponse)
+def annotate_page(request: Request, video_id: int) -> Response:
+    user = _cookie_user(request)
+    if user is None:
+        return _to_signin(request)
+    with _factory(request)() as session:
+        video = session.get(Video, video_id)
+        if video is None or video.deleted_at is not None:
+            return _error(request, user, 404, "Video not found", f"There is no video {video_id}.")
+        prev_id = session.scalar(
+            select(Video.id)
+            .where(Video.deleted_at.is_(None), Video.id < video_id)
+            .order_by(Video.id.desc())
+            .limit(1)
+        )
+    config = {
+        "video": {
+            "id": video.id,
+            "name": video.name,
+            "title": video.title,
+            "fps": video.fps,
+            "frame_count": video.frame_count,
+            "duration_s": video.duration_s,
+            "width": video.width,
+            "height": video.height,
+            "status": str(video.status),
+            "media_url": f"/media/videos/{video.id}",
+        },
+        "user": _user_dict(user),
+        "prev_id": prev_id,
+    }
+    return _page(request, "annotate.html", {"user": user, "video": video, "config": config})
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request) -> Response:
+    user = _cookie_user(request)
+    if user is None:
+        return _to_signin(request)
+    if user.role != Role.admin:
+        return _error(
+            request, user, 403, "Admins only", "This page is for administrators of the project."
+        )
+    return _page(request, "admin.html", {"user": user, "config": {"user": _user_dict(user)}})
+
+
+# ---------------------------------------------------------------------------- media, static
+
+
+@router.get("/media/videos/{video_id}")
+def video_media(request: Request, video_id: int) -> Response:
+    """The browser-playable proxy when there is one, else the original (cookie auth)."""
+    user = _cookie_user(request)
+    if user is None:
+        return JSONResponse({"detail": "not signed in"}, status_code=401)
+    settings = request.app.state.settings
+    with _factory(request)() as session:
+        video = session.get(Video, video_id)
+    if video is None or video.deleted_at is not None:
+        return JSONResponse({"detail": f"video {video_id} does not exist"}, status_code=404)
+    media_dir = Path(settings.media_dir).resolve()
+    for rel, media_type in (
+        (video.proxy_path, "video/mp4"),
+        (video.file_path, mimetypes.guess_type(video.original_name)[0] or "video/mp4"),
+    ):
+        if not rel:
+            continue
+        path = (media_dir / rel).resolve()
+        if path.is_file() and path.is_relative_to(media_dir):
+            response = FileResponse(path, media_type=media_type, content_disposition_type="inline")
+            response.headers["Cache-Control"] = "private, max-age=3600"
+            return response
+    return JSONResponse({"detail": f"the file of video {video_id} is missing"}, status_code=404)
+
+
+@router.get("/static/{path:path}")
+def static_file(path: str) -> Response:
+    target = (STATIC / path).resolve()
+    if not target.is_file() or not target.is_relative_to(STATIC):
+        return JSONResponse({"detail": "not found"}, status_code=404)
+    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    response = FileResponse(target, media_type=media_type)
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,498 @@
+// The canvas timeline under the video: ruler, clicks, ground truth, predicted segments per
+// class (shaded by score), the activation curve of one class, the playhead.
+// Wheel zooms around the pointer, drag pans, a click seeks (or selects a click marker),
+// hovering shows the thumbnail of that moment.
+
+import { clamp, formatTime } from "./timebase.js";
+
+export const CLASS_COLORS = ["#d9480f", "#1971c2", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#495057", "#3b5bdb"];
+export const ANNOTATOR_COLORS = ["#212529", "#c92a2a", "#1864ab", "#2b8a3e", "#862e9c", "#d9480f", "#0b7285", "#a61e4d"];
+export const PENDING_COLOR = "#b35c00";
+
+export function classColor(index) {
+  return CLASS_COLORS[((index % CLASS_COLORS.length) + CLASS_COLORS.length) % CLASS_COLORS.length];
+}
+
+export function annotatorColor(id) {
+  return ANNOTATOR_COLORS[Math.abs(id) % ANNOTATOR_COLORS.length];
+}
+
+function hexToRgb(hex) {
+  const n = parseInt(hex.slice(1), 16);
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+}
+
+function rgba(hex, a) {
+  const [r, g, b] = hexToRgb(hex);
+  return `rgba(${r},${g},${b},${a})`;
+}
+
+// Bar opacity for a segment score: 0.3 (score ≤ 0) to 1 (score ≥ 1).
+export function scoreAlpha(score) {
+  return 0.3 + 0.7 * clamp(Number(score) || 0, 0, 1);
+}
+
+const TICK_STEPS = [0.04, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
+const GUTTER = 104;
+const PAD_RIGHT = 8;
+
+export class Timeline {
+  constructor(canvas, { duration, fps, onSeek, onSelect, thumbEl }) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext("2d");
+    this.duration = duration;
+    this.fps = fps;
+    this.onSeek = onSeek || (() => {});
+    this.onSelect = onSelect || (() => {});
+    this.thumbEl = thumbEl;
+    this.view = { t0: 0, t1: duration };
+    this.time = 0;
+    this.hoverX = null;
+    this.clicks = [];
+    this.classes = [];
+    this.segments = null; // null: no prediction layer at all
+    this.curves = null;
+    this.gt = [];
+    this.showGT = false;
+    this.showPredictions = true;
+    this.curveClass = null;
+    this.selectedKey = null;
+    this.colorFor = () => ANNOTATOR_COLORS[0];
+    this.thumbs = null;
+    this.drawCount = 0;
+    this.drag = null;
+    this.raf = 0;
+    this.bind();
+    new ResizeObserver(() => this.request()).observe(canvas.parentElement);
+  }
+
+  // ------------------------------------------------------------------ data
+  set(fields) {
+    Object.assign(this, fields);
+    this.request();
+  }
+
+  setTime(t, { follow = false } = {}) {
+    this.time = t;
+    if (follow) {
+      const span = this.view.t1 - this.view.t0;
+      if (t > this.view.t1 || t < this.view.t0) this.setView(t - 0.1 * span, t + 0.9 * span);
+    }
+    this.request();
+  }
+
+  minSpan() {
+    return Math.min(this.duration, Math.max(0.4, 12 / this.fps));
+  }
+
+  setView(t0, t1) {
+    let span = clamp(t1 - t0, this.minSpan(), this.duration);
+    t0 = clamp(t0, 0, this.duration - span);
+    this.view = { t0, t1: t0 + span };
+    this.request();
+  }
+
+  zoom(factor, around = null) {
+    const { t0, t1 } = this.view;
+    const c = around == null ? clamp(this.time, t0, t1) : around;
+    const span = clamp((t1 - t0) * factor, this.minSpan(), this.duration);
+    const f = (c - t0) / (t1 - t0 || 1);
+    this.setView(c - f * span, c - f * span + span);
+  }
+
+  fit() {
+    this.setView(0, this.duration);
+  }
+
+  // ------------------------------------------------------------------ geometry
+  lanes() {
+    const lanes = [{ id: "ruler", h: 22 }, { id: "clicks", h: 30, label: "Clicks" }];
+    if (this.showGT && this.gt.length) {
+      for (const c of this.classes) lanes.push({ id: "gt", cls: c, h: 14, label: `GT · ${c.name}` });
+    }
+    if (this.showPredictions && this.segments) {
+      for (const c of this.classes) lanes.push({ id: "pred", cls: c, h: 18, label: c.name });
+    }
+    const curveCls = this.classes.find((c) => c.id === this.curveClass);
+    if (curveCls && this.curves && this.curves.classes && this.curves.classes[String(curveCls.id)]) {
+      lanes.push({ id: "curve", cls: curveCls, h: 48, label: `Curve · ${curveCls.name}` });
+    }
+    let y = 0;
+    for (const l of lanes) {
+      l.y = y;
+      y += l.h;
+    }
+    return { lanes, height: y + 2 };
+  }
+
+  width() {
+    return this.canvas.parentElement.clientWidth || 600;
+  }
+
+  x(t) {
+    const w = this.width() - GUTTER - PAD_RIGHT;
+    return GUTTER + ((t - this.view.t0) / (this.view.t1 - this.view.t0)) * w;
+  }
+
+  t(x) {
+    const w = this.width() - GUTTER - PAD_RIGHT;
+    return this.view.t0 + ((x - GUTTER) / w) * (this.view.t1 - this.view.t0);
+  }
+
+  // ------------------------------------------------------------------ drawing
+  request() {
+    if (this.raf) return;
+    this.raf = requestAnimationFrame(() => {
+      this.raf = 0;
+      this.draw();
+    });
+  }
+
+  draw() {
+    const { lanes, height } = this.lanes();
+    const cssW = this.canvas.parentElement.clientWidth || 600;
+    const dpr = window.devicePixelRatio || 1;
+    if (this.canvas.width !== Math.round(cssW * dpr) || this.canvas.height !== Math.round(height * dpr)) {
+      this.canvas.style.width = `${cssW}px`;
+      this.canvas.style.height = `${height}px`;
+      this.canvas.width = Math.round(cssW * dpr);
+      this.canvas.height = Math.round(height * dpr);
+    }
+    const ctx = this.ctx;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, cssW, height);
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, cssW, height);
+    this.lanesCache = lanes;
+    const drawn = [];
+    ctx.font = "11px system-ui, sans-serif";
+    ctx.textBaseline = "middle";
+    for (const lane of lanes) {
+      if (lane.id !== "ruler") {
+        ctx.fillStyle = lane.id === "pred" || lane.id === "gt" ? "#f8f9fa" : "#ffffff";
+        ctx.fillRect(GUTTER, lane.y, cssW - GUTTER, lane.h);
+        ctx.strokeStyle = "#dee2e6";
+        ctx.beginPath();
+        ctx.moveTo(0, lane.y + 0.5);
+        ctx.lineTo(cssW, lane.y + 0.5);
+        ctx.stroke();
+      }
+      ctx.save();
+      ctx.beginPath();
+      ctx.rect(GUTTER, lane.y, cssW - GUTTER - PAD_RIGHT, lane.h);
+      ctx.clip();
+      if (lane.id === "ruler") this.drawRuler(lane, cssW);
+      else if (lane.id === "clicks") this.drawClicks(lane);
+      else if (lane.id === "gt") this.drawGT(lane);
+      else if (lane.id === "pred") this.drawPred(lane, drawn);
+      else if (lane.id === "curve") this.drawCurve(lane);
+      ctx.restore();
+      // label gutter
+      ctx.fillStyle = "#f1f3f5";
+      ctx.fillRect(0, lane.y + 1, GUTTER - 4, lane.h - 1);
+      if (lane.label) {
+        if (lane.cls) {
+          ctx.fillStyle = classColor(lane.cls.index);
+          ctx.fillRect(4, lane.y + lane.h / 2 - 4, 8, 8);
+        }
+        ctx.fillStyle = "#343a40";
+        ctx.fillText(lane.label, lane.cls ? 16 : 6, lane.y + lane.h / 2, GUTTER - 22);
+      }
+    }
+    // playhead
+    const px = this.x(this.time);
+    if (px >= GUTTER && px <= cssW - PAD_RIGHT) {
+      ctx.strokeStyle = "#e03131";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(px, 0);
+      ctx.lineTo(px, height);
+      ctx.stroke();
+      ctx.fillStyle = "#e03131";
+      ctx.beginPath();
+      ctx.moveTo(px - 5, 0);
+      ctx.lineTo(px + 5, 0);
+      ctx.lineTo(px, 7);
+      ctx.fill();
+      ctx.lineWidth = 1;
+    }
+    if (this.hoverX != null && this.hoverX >= GUTTER) {
+      ctx.strokeStyle = "rgba(0,0,0,0.35)";
+      ctx.setLineDash([3, 3]);
+      ctx.beginPath();
+      ctx.moveTo(this.hoverX + 0.5, 0);
+      ctx.lineTo(this.hoverX + 0.5, height);
+      ctx.stroke();
+      ctx.setLineDash([]);
+    }
+    this.drawCount += 1;
+    const ds = this.canvas.dataset;
+    ds.segments = JSON.stringify(drawn);
+    ds.view = `${this.view.t0.toFixed(3)},${this.view.t1.toFixed(3)}`;
+    ds.draws = String(this.drawCount);
+    ds.predictionLanes = String(lanes.filter((l) => l.id === "pred").length);
+  }
+
+  drawRuler(lane, cssW) {
+    const ctx = this.ctx;
+    const span = this.view.t1 - this.view.t0;
+    const pxPerS = (cssW - GUTTER - PAD_RIGHT) / span;
+    const step = TICK_STEPS.find((s) => s * pxPerS >= 70) || 7200;
+    ctx.strokeStyle = "#adb5bd";
+    ctx.fillStyle = "#495057";
+    ctx.textBaseline = "top";
+    for (let t = Math.ceil(this.view.t0 / step) * step; t <= this.view.t1 + 1e-9; t += step) {
+      const x = Math.round(this.x(t)) + 0.5;
+      ctx.beginPath();
+      ctx.moveTo(x, lane.h - 8);
+      ctx.lineTo(x, lane.h);
+      ctx.stroke();
+      const label = step < 1 ? formatTime(t) : formatTime(t).replace(/\.00$/, "");
+      ctx.fillText(label, x + 3, 3);
+    }
+    ctx.textBaseline = "middle";
+  }
+
+  drawClicks(lane) {
+    const ctx = this.ctx;
+    for (const c of this.clicks) {
+      if (c.t_s < this.view.t0 - 1 || c.t_s > this.view.t1 + 1) continue;
+      const x = Math.round(this.x(c.t_s)) + 0.5;
+      const pending = c.state !== "saved";
+      const color = pending ? PENDING_COLOR : this.colorFor(c);
+      const selected = c.key === this.selectedKey;
+      if (selected) {
+        ctx.fillStyle = "rgba(255, 212, 59, 0.55)";
+        ctx.fillRect(x - 6, lane.y + 1, 12, lane.h - 1);
+      }
+      ctx.strokeStyle = color;
+      ctx.lineWidth = selected ? 3 : 2;
+      if (pending) ctx.setLineDash([3, 2]);
+      ctx.beginPath();
+      ctx.moveTo(x, lane.y + 9);
+      ctx.lineTo(x, lane.y + lane.h);
+      ctx.stroke();
+      ctx.setLineDash([]);
+      ctx.beginPath();
+      ctx.moveTo(x - 5, lane.y + 2);
+      ctx.lineTo(x + 5, lane.y + 2);
+      ctx.lineTo(x, lane.y + 10);
+      ctx.closePath();
+      if (pending) {
+        ctx.fillStyle = "#ffffff";
+        ctx.fill();
+        ctx.lineWidth = 1.5;
+        ctx.stroke();
+      } else {
+        ctx.fillStyle = color;
+        ctx.fill();
+      }
+      ctx.lineWidth = 1;
+    }
+  }
+
+  drawGT(lane) {
+    const ctx = this.ctx;
+    const color = classColor(lane.cls.index);
+    for (const g of this.gt) {
+      if (g.class_id !== lane.cls.id || g.end_s < this.view.t0 || g.start_s > this.view.t1) continue;
+      const x0 = this.x(g.start_s);
+      const x1 = this.x(g.end_s);
+      ctx.fillStyle = "#495057";
+      ctx.fillRect(x0, lane.y + 3, Math.max(1, x1 - x0), lane.h - 6);
+      ctx.fillStyle = color;
+      ctx.fillRect(x0, lane.y + 5, Math.max(1, x1 - x0), lane.h - 10);
+    }
+  }
+
+  drawPred(lane, drawn) {
+    const ctx = this.ctx;
+    const color = classColor(lane.cls.index);
+    for (const s of this.segments) {
+      if (s.class_id !== lane.cls.id || s.end_s < this.view.t0 || s.start_s > this.view.t1) continue;
+      const x0 = this.x(s.start_s);
+      const x1 = this.x(s.end_s);
+      const y0 = lane.y + 3;
+      const h = lane.h - 5;
+      ctx.fillStyle = rgba(color, scoreAlpha(s.score));
+      ctx.fillRect(x0, y0, Math.max(1, x1 - x0), h);
+      ctx.strokeStyle = color;
+      ctx.strokeRect(x0 + 0.5, y0 + 0.5, Math.max(1, x1 - x0) - 1, h - 1);
+      drawn.push({
+        class_id: s.class_id,
+        start_s: s.start_s,
+        end_s: s.end_s,
+        score: s.score,
+        color,
+        x0: Math.max(GUTTER, x0),
+        x1: Math.min(this.width() - PAD_RIGHT, x1),
+        y0,
+        y1: y0 + h,
+      });
+    }
+  }
+
+  drawCurve(lane) {
+    const ctx = this.ctx;
+    const times = this.curves.times_s || [];
+    const values = this.curves.classes[String(lane.cls.id)] || [];
+    const n = Math.min(times.length, values.length);
+    if (!n) return;
+    let hi = 1;
+    for (let i = 0; i < n; i++) hi = Math.max(hi, values[i]);
+    const color = classColor(lane.cls.index);
+    const base = lane.y + lane.h - 3;
+    const scale = (lane.h - 8) / hi;
+    ctx.beginPath();
+    let started = false;
+    let firstX = 0;
+    let lastX = 0;
+    for (let i = 0; i < n; i++) {
+      if (i + 1 < n && times[i + 1] < this.view.t0) continue;
+      if (i > 0 && times[i - 1] > this.view.t1) break;
+      const x = this.x(times[i]);
+      const y = base - Math.max(0, values[i]) * scale;
+      if (!started) {
+        ctx.moveTo(x, y);
+        firstX = x;
+        started = true;
+      } else ctx.lineTo(x, y);
+      lastX = x;
+    }
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 1.5;
+    ctx.stroke();
+    ctx.lineTo(lastX, base);
+    ctx.lineTo(firstX, base);
+    ctx.closePath();
+    ctx.fillStyle = rgba(color, 0.15);
+    ctx.fill();
+    ctx.lineWidth = 1;
+  }
+
+  // ------------------------------------------------------------------ interaction
+  laneAt(y) {
+    return (this.lanesCache || []).find((l) => y >= l.y && y < l.y + l.h);
+  }
+
+  clickNear(x) {
+    let best = null;
+    let bestD = 7;
+    for (const c of this.clicks) {
+      const d = Math.abs(this.x(c.t_s) - x);
+      if (d < bestD) {
+        best = c;
+        bestD = d;
+      }
+    }
+    return best;
+  }
+
+  bind() {
+    const cv = this.canvas;
+    const pos = (ev) => {
+      const r = cv.getBoundingClientRect();
+      return { x: ev.clientX - r.left, y: ev.clientY - r.top };
+    };
+    cv.addEventListener("wheel", (ev) => {
+      ev.preventDefault();
+      const { x } = pos(ev);
+      const span = this.view.t1 - this.view.t0;
+      if (ev.shiftKey || Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) {
+        const d = (ev.shiftKey ? ev.deltaY : ev.deltaX) || 0;
+        const w = this.width() - GUTTER - PAD_RIGHT;
+        this.setView(this.view.t0 + (d / w) * span, this.view.t1 + (d / w) * span);
+      } else {
+        const around = x >= GUTTER ? this.t(x) : null;
+        this.zoom(Math.exp(ev.deltaY * 0.0015), around);
+      }
+    }, { passive: false });
+    cv.addEventListener("pointerdown", (ev) => {
+      if (ev.button !== 0) return;
+      const p = pos(ev);
+      this.drag = { x: p.x, y: p.y, t0: this.view.t0, t1: this.view.t1, moved: false };
+      cv.setPointerCapture(ev.pointerId);
+    });
+    cv.addEventListener("pointermove", (ev) => {
+      const p = pos(ev);
+      this.hoverX = p.x;
+      if (this.drag) {
+        const dx = p.x - this.drag.x;
+        if (Math.abs(dx) > 3) this.drag.moved = true;
+        if (this.drag.moved) {
+          const w = this.width() - GUTTER - PAD_RIGHT;
+          const dt = (-dx / w) * (this.drag.t1 - this.drag.t0);
+          this.setView(this.drag.t0 + dt, this.drag.t1 + dt);
+        }
+      }
+      this.showThumb(p.x);
+      this.request();
+    });
+    cv.addEventListener("pointerup", (ev) => {
+      const d = this.drag;
+      this.drag = null;
+      if (!d || d.moved) return;
+      const p = pos(ev);
+      if (p.x < GUTTER) return;
+      const lane = this.laneAt(p.y);
+      if (lane && lane.id === "clicks") {
+        const c = this.clickNear(p.x);
+        if (c) {
+          this.onSelect(c);
+          return;
+        }
+      }
+      this.onSeek(clamp(this.t(p.x), 0, this.duration));
+    });
+    cv.addEventListener("pointerleave", () => {
+      this.hoverX = null;
+      if (this.thumbEl) this.thumbEl.hidden = true;
+      this.request();
+    });
+  }
+
+  // ------------------------------------------------------------------ thumbnails
+  setThumbnails(info, url) {
+    this.thumbs = info && url ? { ...info, url } : null;
+  }
+
+  showThumb(x) {
+    const el = this.thumbEl;
+    if (!el) return;
+    if (x < GUTTER) {
+      el.hidden = true;
+      return;
+    }
+    const t = clamp(this.t(x), 0, this.duration);
+    el.querySelector(".thumb-time").textContent = formatTime(t);
+    const img = el.querySelector(".thumb-img");
+    const th = this.thumbs;
+    if (th && th.times_s && th.times_s.length) {
+      // last tile at or before t
+      let lo = 0;
+      let hi = th.times_s.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (th.times_s[mid] <= t + 1e-6) lo = mid;
+        else hi = mid - 1;
+      }
+      const scale = Math.min(1, 160 / th.tile_width);
+      const n = th.times_s.length;
+      const rows = Math.ceil(n / th.columns);
+      const cols = Math.min(th.columns, n); // the sprite is only as wide as its tiles
+      const col = lo % th.columns;
+      const row = Math.floor(lo / th.columns);
+      img.hidden = false;
+      img.style.width = `${th.tile_width * scale}px`;
+      img.style.height = `${th.tile_height * scale}px`;
+      img.style.backgroundImage = `url("${th.url}")`;
+      img.style.backgroundSize = `${cols * th.tile_width * scale}px ${rows * th.tile_height * scale}px`;
+      img.style.backgroundPosition = `${-col * th.tile_width * scale}px ${-row * th.tile_height * scale}px`;
+    } else {
+      img.hidden = true;
+    }
+    el.hidden = false;
+    const w = el.offsetWidth || 60;
+    el.style.left = `${clamp(x - w / 2, 0, this.width() - w)}px`;
+  }
+}
