@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from server.demo import demo_plan, ground_truth, write_clip
-from server.models import Job, JobKind, JobStatus, ModelVersion, Prediction
+from server.models import Job, JobKind, ModelVersion, Prediction
 from server.worker.loop import Worker
 from tests.server.helpers import upload
 
