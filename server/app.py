@@ -27,7 +27,6 @@ from server.videos.routes import router as videos_router
 API_PREFIX = "/api/v1"
 
 
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     settings.ensure_dirs()

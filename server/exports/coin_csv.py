@@ -75,6 +75,13 @@ def _integer(text: str, what: str, line: int) -> int:
 def parse(data: bytes, max_rows: int) -> list[CoinRow]:
     """Parse and check the layout (not the content: videos and classes are checked later)."""
     try:
+        return _parse(data, max_rows)
+    except csv.Error as exc:  # e.g. a field over the csv module's 128 KiB field limit
+        raise CoinFormatError(f"the file is not valid CSV: {exc}") from None
+
+
+def _parse(data: bytes, max_rows: int) -> list[CoinRow]:
+    try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CoinFormatError(f"the file is not UTF-8 text (byte {exc.start})") from None

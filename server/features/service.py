@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.db import on_commit, on_rollback
-from server.errors import Unprocessable
+from server.errors import InsufficientStorage, Unprocessable
 from server.models import Feature, Video, VideoStatus
 
 FEATURES = "features"
@@ -116,7 +116,10 @@ def attach_features(
     # A new file name each time: the previous file stays valid until the commit.
     rel = Path(FEATURES) / str(video.id) / f"{extractor}-{uuid.uuid4().hex[:8]}.npy"
     path = media_dir / rel
-    save_npy_atomic(path, array)
+    try:
+        save_npy_atomic(path, array)
+    except OSError as exc:  # full disk, read-only or unwritable media folder
+        raise InsufficientStorage(f"could not store the features: {exc.strerror}") from exc
     on_rollback(session, lambda: path.unlink(missing_ok=True))
     row = session.scalar(
         select(Feature).where(Feature.video_id == video.id, Feature.extractor == extractor)

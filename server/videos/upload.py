@@ -106,8 +106,11 @@ class _Collector:
             self.result.filename = check_filename(opts[b"filename"].decode("utf-8", "replace"))
             self._is_file = True
             path = self.tmp_dir / f"upload-{uuid.uuid4().hex}.part"
+            try:
+                self._fh = open(path, "wb")  # noqa: SIM115 (closed in on_part_end / close)
+            except OSError as exc:  # full disk, read-only or unwritable media folder
+                raise InsufficientStorage(f"could not store the upload: {exc.strerror}") from exc
             self.result.tmp_path = path
-            self._fh = open(path, "wb")  # noqa: SIM115 (closed in on_part_end / close)
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
@@ -157,7 +160,10 @@ async def receive_upload(
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit + 1024 * 1024:
         raise PayloadTooLarge(f"the upload is larger than the limit of {limit} bytes")
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InsufficientStorage(f"could not store the upload: {exc.strerror}") from exc
     col = _Collector(tmp_dir, file_field, limit)
     callbacks = {
         name: getattr(col, name)
