@@ -7,6 +7,9 @@
 
 ``--data`` is a folder in the official npz layout (``DIR/<split>/*.npz``) or a ``.json``
 index of ``.npy`` features (see :func:`model.data.load_npy_index`).
+
+``train`` also runs data-parallel: ``torchrun --nproc_per_node=N -m model.cli train ...``
+(one process per GPU, or gloo on CPU; rank 0 writes OUT; see docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from model import distributed
 from model.config import SUPERVISION_MODES, ModelConfig, TrainConfig
 from model.data import load_dataset
 from model.evaluate import (
@@ -52,6 +56,16 @@ def add_train_parser(sub: Any) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    joined = distributed.init_from_env(args.device)  # under torchrun: join the process group
+    try:
+        return _train(args)
+    finally:
+        if joined:
+            distributed.cleanup()
+
+
+def _train(args: argparse.Namespace) -> int:
+    main_process = distributed.is_main_process()  # only rank 0 reports and writes OUT
     items, class_names = load_dataset(args.data, args.split)
     model_config = ModelConfig(
         feature_dim=items[0].features.shape[1],
@@ -69,7 +83,12 @@ def run_train(args: argparse.Namespace) -> int:
         precision=args.precision,
         holdout_fraction=args.holdout,
     )
-    bar = tqdm(total=config.epochs, desc=f"train {args.supervision}", unit="epoch")
+    bar = tqdm(
+        total=config.epochs,
+        desc=f"train {args.supervision}",
+        unit="epoch",
+        disable=not main_process,
+    )
 
     def on_progress(info: dict[str, Any]) -> None:
         bar.update(1)
@@ -79,6 +98,8 @@ def run_train(args: argparse.Namespace) -> int:
 
     result = fit(config, model_config, items, class_names=class_names, on_progress=on_progress)
     bar.close()
+    if not main_process:
+        return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     metrics = {"best_epoch": result.best_epoch, "val": result.best_metrics}
@@ -153,6 +174,11 @@ def add_make_sim_parser(sub: Any) -> None:
     p.add_argument("--clicks", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
+    # the options of model.sim.add_arguments (documented in docs/sim.md), defaults in SimParams
+    p.add_argument("--feature-dim", dest="feature_dim", type=int, default=None, help="total D")
+    p.add_argument("--T", dest="T", type=int, default=None, help="snippets per video")
+    p.add_argument("--limit", type=int, default=None, help="first N videos of each split")
+    p.add_argument("--strict", action="store_true", help="fail on unknown/test click rows")
     p.set_defaults(handler=run_make_sim)
 
 

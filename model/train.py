@@ -3,6 +3,9 @@
 The best epoch is chosen on videos held out from the *training* split: by mAP when they have
 GT segments, otherwise by video-level accuracy and click consistency (ties broken by the
 held-out loss). The test split is never looked at.
+
+Under ``torchrun`` (an initialised ``torch.distributed`` process group) ``fit`` trains
+data-parallel: see :mod:`model.distributed` and docs/distributed.md.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from model import distributed
 from model.config import ModelConfig, PostConfig, TrainConfig
 from model.data import Batch, VideoItem, collate
 from model.evaluate import compute_map
@@ -80,8 +84,10 @@ def make_optimizer(model: BackTAL, config: TrainConfig) -> torch.optim.Adam:
     )
 
 
-def forward(model: BackTAL, batch: Batch, precision: str = "fp32") -> BackTALOutput:
-    """Network outputs in float32; with ``precision="bf16"`` the network runs under autocast."""
+def forward(model: torch.nn.Module, batch: Batch, precision: str = "fp32") -> BackTALOutput:
+    """Network outputs in float32; with ``precision="bf16"`` the network runs under autocast.
+
+    ``model`` is a :class:`BackTAL`, possibly wrapped in DistributedDataParallel."""
     device_type = batch.features.device.type
     with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):
         out = model(batch.features, batch.mask)
@@ -102,6 +108,37 @@ def train_step(
     terms["total"].backward()
     optimizer.step()
     return {name: float(value.detach()) for name, value in terms.items()}
+
+
+def sharded_train_step(
+    net: torch.nn.Module,
+    chunk: Sequence[VideoItem],
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    ctx: distributed.DistContext,
+    device: torch.device,
+) -> dict[str, float]:
+    """One data-parallel step on this rank's slice of the global batch ``chunk``.
+
+    ``net`` is the DDP-wrapped model. Each loss term is scaled by this rank's share of the
+    set it is averaged over, so the averaged gradient is that of :func:`train_step` on the
+    whole chunk (up to float rounding). Returns the global batch's loss terms.
+    """
+    lo, hi = distributed.shard_bounds(len(chunk), ctx.rank, ctx.world_size)
+    shard = list(chunk[lo:hi])
+    shares = distributed.loss_shares(shard, chunk, config.supervision)  # all 0 when empty
+    # fewer videos than ranks: this rank still joins the all-reduce, with a zero-weight video
+    shard = shard or list(chunk[:1])
+    length = max(it.num_snippets for it in chunk)  # pad as the global batch is padded
+    batch = distributed.pad_batch(collate(shard, config.supervision), length).to(device)
+    net.train()
+    outputs = forward(net, batch, config.precision)
+    terms = backtal_losses(outputs, batch, config.loss_weights, config.supervision)
+    parts = distributed.shard_terms(terms, shares, config.loss_weights)
+    optimizer.zero_grad(set_to_none=True)
+    (parts["total"] * ctx.world_size).backward()  # DDP averages over ranks; we want the sum
+    optimizer.step()
+    return distributed.sum_across({k: float(v.detach()) for k, v in parts.items()}, device)
 
 
 def _batches(items: Sequence[VideoItem], size: int) -> list[list[VideoItem]]:
@@ -176,7 +213,11 @@ def fit(
     ``class_names`` is accepted for symmetry with checkpoints and not needed here.
     """
     del class_names
-    device = resolve_device(config.device)
+    ctx = distributed.context()  # None: single process
+    if ctx is None:
+        device = resolve_device(config.device)
+    else:
+        device = distributed.rank_device(config.device, ctx.local_rank)
     seed_everything(config.seed)
     if val_items is None:
         train_set, held = split_holdout(train_items, config.holdout_fraction, config.seed)
@@ -186,6 +227,9 @@ def fit(
         raise ValueError("no training videos")
 
     model = BackTAL(model_config).to(device)
+    net = None if ctx is None else distributed.wrap(model, device)
+    if ctx is not None and ctx.rank > 0:  # same init on every rank, own dropout masks
+        torch.manual_seed(int(np.random.SeedSequence([config.seed, ctx.rank]).generate_state(1)[0]))
     optimizer = make_optimizer(model, config)
     shuffler = torch.Generator().manual_seed(config.seed)
     history: list[dict[str, Any]] = []
@@ -198,23 +242,35 @@ def fit(
         sums: dict[str, float] = {}
         chunks = _batches([train_set[i] for i in order], config.batch_size)
         for chunk in chunks:
-            if should_stop is not None and should_stop():
+            stop = should_stop is not None and should_stop()
+            if ctx is not None:
+                stop = distributed.any_rank(stop, device)  # every rank stops at the same step
+            if stop:
                 raise TrainingCancelled(f"cancelled at epoch {epoch}, step {step}")
-            losses = train_step(
-                model, collate(chunk, config.supervision).to(device), optimizer, config
-            )
+            if net is None or ctx is None:
+                losses = train_step(
+                    model, collate(chunk, config.supervision).to(device), optimizer, config
+                )
+            else:
+                losses = sharded_train_step(net, chunk, optimizer, config, ctx, device)
             step += 1
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0.0) + value
         mean_losses = {name: value / len(chunks) for name, value in sums.items()}
-        val = holdout_metrics(model, held, config, device) if held else {}
+        if ctx is None:
+            val = holdout_metrics(model, held, config, device) if held else {}
+        elif held:  # rank 0 evaluates; every rank gets its numbers and makes the same choice
+            val = holdout_metrics(model, held, config, device) if ctx.is_main else {}
+            val = distributed.broadcast_object(val)
+        else:
+            val = {}
         history.append({"epoch": epoch, "losses": mean_losses, "val": val})
         if held:
             key = selection_key(val)
             if best_key is None or key > best_key:
                 best_key, best_epoch = key, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        if on_progress is not None:
+        if on_progress is not None and (ctx is None or ctx.is_main):
             on_progress(
                 {
                     "epoch": epoch,

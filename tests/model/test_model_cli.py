@@ -109,3 +109,26 @@ def test_make_sim_delegates_to_model_sim(monkeypatch: pytest.MonkeyPatch) -> Non
     argv = ["make-sim", "--gt", "g.json", "--clicks", "c.txt", "--out", "o", "--seed", "3"]
     code = cli.main(argv)
     assert code == 7 and seen[0].seed == 3 and seen[0].gt == "g.json"
+
+
+def test_make_sim_passes_the_documented_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/sim.md documents --feature-dim/--T/--limit/--strict for `model.cli make-sim`."""
+    import types
+
+    from model import cli
+
+    seen = []
+    fake = types.ModuleType("model.sim")
+    fake.main = lambda args: seen.append(args) or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "model.sim", fake)
+    monkeypatch.setattr("model.sim", fake, raising=False)
+    base = ["make-sim", "--gt", "g.json", "--clicks", "c.txt", "--out", "o"]
+    cli.main([*base, "--feature-dim", "64", "--T", "375", "--limit", "5", "--strict"])
+    assert (seen[0].feature_dim, seen[0].T, seen[0].limit, seen[0].strict) == (64, 375, 5, True)
+    cli.main(base)
+    assert (seen[1].feature_dim, seen[1].T, seen[1].limit, seen[1].strict) == (
+        None,
+        None,
+        None,
+        False,
+    )
