@@ -44,8 +44,9 @@ format: install
 	$(BIN)/ruff format server model annotator_ui tests bench
 
 bench: install
-	$(BIN)/python bench/train_speed.py --quick
+	$(BIN)/python bench/train_speed.py
 	$(BIN)/python bench/features.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -181,7 +181,7 @@ def import_ground_truth(session: Session, data: bytes) -> GroundTruthImportResul
         database = doc["database"]
         if not isinstance(database, dict):
             raise TypeError("'database' must be an object")
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         raise Unprocessable(
             f"not an ActivityNet ground-truth JSON ({{'database': {{video: ...}}}}): {exc}"
         ) from None

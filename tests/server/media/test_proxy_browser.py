@@ -24,18 +24,8 @@ import pytest
 
 from model.features.synthetic import read_barcode, write_barcode_clip
 from server.media import make_proxy
+from tests.conftest import CHROMIUM
 from tests.server.media.media_helpers import decode_all, mean_abs_diff
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = [
     pytest.mark.browser,
@@ -138,16 +128,14 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
-def page(served: dict[str, Any]) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            pg = browser.new_page()
-            pg.goto(served["url"])
-            yield pg
-        finally:
-            browser.close()
+def page(served: dict[str, Any], browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        pg.goto(served["url"])
+        yield pg
+    finally:
+        context.close()
 
 
 def test_chromium_can_decode_h264(page: Any):
