@@ -1,0 +1,261 @@
+"""Authorization matrix: every OpenAPI route × anonymous / annotator / other annotator / admin.
+
+``RULES`` holds one explicit entry per (method, path) of the OpenAPI. A route added to the
+app without an entry fails ``test_every_openapi_route_has_a_rule`` (and an entry whose route
+is gone fails it too), so nobody can ship a route whose access rule was never written down.
+
+Access kinds:
+
+* ``PUBLIC``: no token needed.
+* ``USER``: any signed-in user; the data is shared (videos, classes, jobs, models).
+* ``OWN``: any signed-in user, but each annotator reads and changes only their own rows;
+  ``other`` checks what the other annotator (bob) got for alice's data.
+* ``ADMIN``: admins only; annotators get 403.
+
+For each route the four callers are sent in the order anonymous, bob, alice, admin (so a
+destructive admin call comes last), each on a fresh database with alice's video, click and
+labels.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from server.models import Click
+from tests.conftest import Actor, make_user
+from tests.server.helpers import upload
+
+
+class Access(Enum):
+    PUBLIC = "public"
+    USER = "user"
+    OWN = "own"
+    ADMIN = "admin"
+
+
+@dataclass
+class World:
+    app: Any
+    client: Any
+    admin: Actor
+    alice: Actor
+    bob: Actor
+    ids: dict[str, int]
+    clip: bytes
+
+
+Check = Callable[[World, Any], None]
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: Access
+    json: Any = None
+    files: Callable[[World], dict[str, Any]] | None = None
+    data: dict[str, str] | None = None
+    query: dict[str, Any] = field(default_factory=dict)
+    other: Check | None = None  # OWN: what bob gets for alice's data
+    other_query: dict[str, Any] | None = None  # OWN: bob asks for alice's rows → 403
+
+
+def _npy(_: World) -> dict[str, Any]:
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((10, 8), dtype=np.float32))
+    return {"file": ("f.npy", buf.getvalue(), "application/octet-stream")}
+
+
+def _video_file(w: World) -> dict[str, Any]:
+    return {"file": ("clip.mp4", w.clip, "video/mp4")}
+
+
+def _csv(_: World) -> dict[str, Any]:
+    return {"file": ("clicks.csv", b"URLID,URL\n", "text/csv")}
+
+
+def _gt(_: World) -> dict[str, Any]:
+    return {"file": ("gt.json", b'{"database": {}}', "application/json")}
+
+
+def _no_alice_clicks(w: World, r: Any) -> None:
+    assert r.status_code == 200 and r.json() == [], r.text
+
+
+def _alice_click_alive(w: World, r: Any) -> None:
+    assert r.status_code == 403, r.text
+    with w.app.state.sessionmaker() as s:
+        click = s.scalar(select(Click).where(Click.id == w.ids["click_id"]))
+        assert click is not None and click.deleted_at is None
+
+
+def _no_alice_export(w: World, r: Any) -> None:
+    assert r.status_code == 200 and r.json()["total"] == 0, r.text
+
+
+def _no_alice_labels(w: World, r: Any) -> None:
+    assert r.status_code == 200, r.text
+    owners = {row["annotator_id"] for row in r.json()["labels"]}
+    assert w.alice.id not in owners
+
+
+def _alice_labels_kept(w: World, r: Any) -> None:
+    assert r.status_code == 200, r.text
+    assert {row["annotator_id"] for row in r.json()["labels"]} <= {w.bob.id}
+    mine = w.client.get(f"/api/v1/videos/{w.ids['video_id']}/labels", headers=w.alice.h).json()
+    assert mine["labels"][0]["class_ids"] == [w.ids["class_id"]]
+
+
+def _bob_is_bob(w: World, r: Any) -> None:
+    assert r.status_code == 200 and r.json()["id"] == w.bob.id, r.text
+
+
+def _bob_click_is_bobs(w: World, r: Any) -> None:
+    assert r.status_code in (200, 201) and r.json()["annotator_id"] == w.bob.id, r.text
+
+
+V = "/api/v1/videos/{video_id}"
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("GET", "/api/v1/health"): Rule(Access.PUBLIC),
+    ("GET", "/api/v1/me"): Rule(Access.OWN, other=_bob_is_bob),
+    ("PATCH", "/api/v1/me"): Rule(Access.OWN, json={"reaction_offset_ms": 120}, other=_bob_is_bob),
+    ("GET", "/api/v1/users"): Rule(Access.ADMIN),
+    ("POST", "/api/v1/users"): Rule(Access.ADMIN, json={"name": "dave"}),
+    ("POST", "/api/v1/users/{user_id}/token"): Rule(Access.ADMIN),
+    ("POST", "/api/v1/videos"): Rule(Access.USER, files=_video_file),
+    ("GET", "/api/v1/videos"): Rule(Access.USER),
+    ("POST", "/api/v1/videos/register"): Rule(Access.ADMIN, json={"paths": ["none.mp4"]}),
+    ("GET", V): Rule(Access.USER),
+    ("DELETE", V): Rule(Access.ADMIN),
+    ("GET", V + "/proxy"): Rule(Access.USER),
+    ("GET", V + "/thumbnails"): Rule(Access.USER),
+    ("GET", V + "/thumbnails.jpg"): Rule(Access.USER),
+    ("GET", V + "/file"): Rule(Access.USER),
+    ("GET", "/api/v1/classes"): Rule(Access.USER),
+    ("POST", "/api/v1/classes"): Rule(Access.ADMIN, json={"name": "Spin"}),
+    ("GET", V + "/labels"): Rule(Access.OWN, other=_no_alice_labels),
+    ("PUT", V + "/labels"): Rule(Access.OWN, json={"class_ids": []}, other=_alice_labels_kept),
+    ("POST", V + "/clicks"): Rule(Access.OWN, json={"t_s": 2.0}, other=_bob_click_is_bobs),
+    ("GET", V + "/clicks"): Rule(
+        Access.OWN, other=_no_alice_clicks, other_query={"annotator_id": "{alice}"}
+    ),
+    ("DELETE", "/api/v1/clicks/{click_id}"): Rule(Access.OWN, other=_alice_click_alive),
+    ("GET", "/api/v1/export/clicks"): Rule(
+        Access.OWN, other=_no_alice_export, other_query={"annotator_id": "{alice}"}
+    ),
+    ("POST", "/api/v1/import/clicks"): Rule(Access.ADMIN, files=_csv, data={"annotator": "x"}),
+    ("GET", "/api/v1/jobs"): Rule(Access.USER),
+    ("GET", "/api/v1/jobs/{job_id}"): Rule(Access.USER),
+    ("POST", "/api/v1/jobs/{job_id}/cancel"): Rule(Access.ADMIN),
+    ("POST", V + "/features"): Rule(Access.ADMIN, files=_npy),
+    ("POST", "/api/v1/training-jobs"): Rule(Access.ADMIN, json={"epochs": 1}),
+    ("GET", "/api/v1/model-versions"): Rule(Access.USER),
+    ("GET", "/api/v1/model-versions/{version_id}"): Rule(Access.USER),
+    ("POST", "/api/v1/model-versions/{version_id}/activate"): Rule(Access.ADMIN),
+    ("GET", V + "/predictions"): Rule(Access.USER),
+    ("GET", "/api/v1/export/predictions"): Rule(Access.USER),
+    ("GET", V + "/ground-truth"): Rule(Access.USER),
+    ("POST", "/api/v1/import/ground-truth"): Rule(Access.ADMIN, files=_gt),
+}
+
+
+def openapi_routes(app: Any) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, ops in app.openapi()["paths"].items()
+        for method in ops
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+
+
+def test_every_openapi_route_has_a_rule(app) -> None:  # type: ignore[no-untyped-def]
+    routes = openapi_routes(app)
+    missing = sorted(routes - set(RULES))
+    stale = sorted(set(RULES) - routes)
+    assert not missing, f"routes without an authorization rule in RULES: {missing}"
+    assert not stale, f"RULES entries for routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[no-untyped-def]
+    video = upload(client, alice, clip_bytes).json()
+    cls = client.post("/api/v1/classes", headers=admin.h, json={"name": "Bounce"}).json()
+    click = client.post(
+        f"/api/v1/videos/{video['id']}/clicks", headers=alice.h, json={"t_s": 1.0}
+    ).json()
+    r = client.put(
+        f"/api/v1/videos/{video['id']}/labels", headers=alice.h, json={"class_ids": [cls["id"]]}
+    )
+    assert r.status_code == 200, r.text
+    (job,) = client.get("/api/v1/jobs", headers=admin.h).json()
+    carol = make_user(app, "carol", "annotator")
+    ids = {
+        "video_id": video["id"],
+        "click_id": click["id"],
+        "job_id": job["id"],
+        "user_id": carol.id,
+        "class_id": cls["id"],
+        "version_id": 1,
+    }
+    return World(app, client, admin, alice, bob, ids, clip_bytes)
+
+
+def _send(w: World, method: str, path: str, rule: Rule, actor: Actor | None, query=None):  # type: ignore[no-untyped-def]
+    url = path.format(**w.ids)
+    params = {
+        k: (str(w.alice.id) if v == "{alice}" else v) for k, v in (query or rule.query).items()
+    }
+    headers = actor.h if actor is not None else {}
+    kwargs: dict[str, Any] = {"headers": headers, "params": params}
+    if rule.json is not None:
+        kwargs["json"] = rule.json
+    if rule.files is not None:
+        kwargs["files"] = rule.files(w)
+        kwargs["data"] = rule.data
+    return w.client.request(method, url, **kwargs)
+
+
+def _passed_auth(r: Any, who: str) -> None:
+    assert r.status_code not in (401, 403), f"{who} was refused: {r.status_code} {r.text}"
+    assert r.status_code < 500, f"{who}: {r.status_code} {r.text}"
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(RULES), ids=lambda x: str(x))
+def test_authorization(world: World, method: str, path: str) -> None:
+    rule = RULES[(method, path)]
+    w = world
+
+    anon = _send(w, method, path, rule, None)
+    if rule.access == Access.PUBLIC:
+        assert anon.status_code < 400, anon.text
+    else:
+        assert anon.status_code == 401, f"anonymous got {anon.status_code}: {anon.text}"
+        assert anon.headers.get("www-authenticate") == "Bearer"
+        bogus = _send(w, method, path, rule, Actor(0, "x", "bts_" + "A" * 43))
+        assert bogus.status_code == 401, f"a made-up token got {bogus.status_code}"
+
+    bob = _send(w, method, path, rule, w.bob)
+    if rule.access == Access.ADMIN:
+        assert bob.status_code == 403, f"annotator got {bob.status_code}: {bob.text}"
+        alice = _send(w, method, path, rule, w.alice)
+        assert alice.status_code == 403, f"annotator got {alice.status_code}: {alice.text}"
+    else:
+        if rule.access == Access.OWN:
+            assert rule.other is not None, "an OWN rule needs its 'other' check"
+            rule.other(w, bob)  # 403 for a write to alice's row, else only bob's own data
+            if rule.other_query is not None:
+                r = _send(w, method, path, rule, w.bob, query=rule.other_query)
+                assert r.status_code == 403, f"bob read alice's rows: {r.status_code} {r.text}"
+        else:
+            _passed_auth(bob, "other annotator")
+        alice = _send(w, method, path, rule, w.alice)
+        _passed_auth(alice, "annotator")
+
+    _passed_auth(_send(w, method, path, rule, w.admin), "admin")
