@@ -12,6 +12,7 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from sqlalchemy import text
 from starlette.middleware.base import RequestResponseEndpoint
 
+from server.auth import TokenCache
 from server.clicks.routes import router as clicks_router
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.token_cache = TokenCache(settings.token_cache_s)
 
     install_error_handlers(app)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)

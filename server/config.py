@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     sqlite_busy_timeout_ms: int = 30_000
+    token_cache_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Seconds a valid token is remembered per process (0: look up every call).",
+    )
 
     # Jobs and workers
     worker_poll_s: float = Field(default=1.0, gt=0, description="Idle worker's polling period.")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.clicks.schemas import ClickIn
@@ -41,41 +43,49 @@ def _by_key(session: Session, annotator_id: int, key: str) -> Click | None:
 def add_click(session: Session, video_id: int, user: User, body: ClickIn) -> tuple[Click, bool]:
     """Store a click; with a ``client_key`` seen before, return that click instead.
 
-    Returns ``(click, created)``. Concurrent retries of one key are resolved by the unique
-    index (annotator, client_key): the loser's insert fails inside a savepoint and it reads
-    the winner's row.
+    Returns ``(click, created)``. With a key, the row is written with ``INSERT … ON
+    CONFLICT (annotator_id, client_key) DO NOTHING``: concurrent retries of one key are
+    settled by the unique index in one statement, and the loser reads the winner's row.
     """
-    if body.client_key is not None:
-        existing = _by_key(session, user.id, body.client_key)
-        if existing is not None:
-            return existing, False
     video = get_live_video(session, video_id)
     validate_click_time(video, body.t_s)
     validate_kind(session, body.kind, body.class_id)
-    click = Click(
-        video_id=video.id,
-        annotator_id=user.id,
-        t_s=body.t_s,
-        frame_index=frame_index(body.t_s, video.fps, video.frame_count),
-        kind=body.kind,
-        class_id=body.class_id,
-        client_key=body.client_key,
-        client_elapsed_ms=body.client_elapsed_ms,
-        while_playing=body.while_playing,
-    )
+    values = {
+        "video_id": video.id,
+        "annotator_id": user.id,
+        "t_s": body.t_s,
+        "frame_index": frame_index(body.t_s, video.fps, video.frame_count),
+        "kind": body.kind,
+        "class_id": body.class_id,
+        "client_key": body.client_key,
+        "client_elapsed_ms": body.client_elapsed_ms,
+        "while_playing": body.while_playing,
+        "created_at": utcnow(),
+    }
     if body.client_key is None:
+        click = Click(**values)
         session.add(click)
         session.flush()
         return click, True
-    try:
-        with session.begin_nested():
-            session.add(click)
-    except IntegrityError:
-        existing = _by_key(session, user.id, body.client_key)
-        if existing is None:
-            raise
-        return existing, False
-    return click, True
+    insert = _insert_for(session)(Click).values(**values)
+    stmt = insert.on_conflict_do_nothing(index_elements=["annotator_id", "client_key"])
+    created = session.scalar(stmt.returning(Click))
+    if created is not None:
+        return created, True
+    existing = _by_key(session, user.id, body.client_key)
+    if existing is None:  # pragma: no cover - the conflicting row must exist
+        raise RuntimeError("client_key conflict without a stored click")
+    return existing, False
+
+
+def _insert_for(session: Session) -> Any:
+    """The dialect's INSERT with ON CONFLICT support (PostgreSQL and SQLite have it)."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"unsupported database dialect {name!r}")
 
 
 def list_clicks(

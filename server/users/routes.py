@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
 from server.auth import AdminUser, CurrentUser, SessionDep
+from server.db import on_commit
 from server.users import service
 from server.users.schemas import MeUpdate, UserCreate, UserOut, UserWithToken
 
@@ -33,6 +34,10 @@ def create_user(body: UserCreate, _: AdminUser, session: SessionDep) -> UserWith
 
 
 @router.post("/users/{user_id}/token", response_model=UserWithToken)
-def rotate_token(user_id: int, _: AdminUser, session: SessionDep) -> UserWithToken:
+def rotate_token(
+    user_id: int, request: Request, _: AdminUser, session: SessionDep
+) -> UserWithToken:
+    """A new token for the user; the old one stops working (in this process at once)."""
     user, token = service.rotate_token(session, user_id)
+    on_commit(session, request.app.state.token_cache.clear)
     return UserWithToken(**UserOut.model_validate(user).model_dump(), token=token)
