@@ -66,6 +66,29 @@ def test_tokens_are_compared_in_constant_time(app, client, alice, monkeypatch) -
     digest = hashlib.sha256(alice.token.encode()).hexdigest()
     assert calls == [(digest, digest)]
     verdict["equal"] = False  # the constant-time comparison has the last word
+    app.state.token_cache.clear()  # (a cached token would skip the database lookup)
+    assert client.get("/api/v1/me", headers=alice.h).status_code == 401
+
+
+def test_token_cache_is_bounded_in_time(app, client, alice, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A token revoked behind this process's back (another API process) stops working once
+    its cache entry expires; with token_cache_s = 0 at once."""
+    from sqlalchemy import update
+
+    from server.db import session_scope
+    from server.models import User
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock["now"])
+    assert client.get("/api/v1/me", headers=alice.h).status_code == 200
+    with session_scope(app.state.sessionmaker) as s:
+        s.execute(update(User).where(User.id == alice.id).values(token_hash=None))
+    ttl = app.state.token_cache.ttl_s
+    clock["now"] += ttl - 0.1
+    assert client.get("/api/v1/me", headers=alice.h).status_code == 200  # still cached
+    clock["now"] += 0.2
+    assert client.get("/api/v1/me", headers=alice.h).status_code == 401  # expired
+    app.state.token_cache.ttl_s = 0
     assert client.get("/api/v1/me", headers=alice.h).status_code == 401
 
 
