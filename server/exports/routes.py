@@ -13,7 +13,7 @@ from server.errors import BadRequest, Forbidden
 from server.exports import service
 from server.exports.schemas import ClickExportPage, ImportResult
 from server.models import Role
-from server.videos.upload import receive_upload
+from server.videos.upload import multipart_body, receive_file_bytes
 
 router = APIRouter(tags=["export / import"])
 
@@ -21,25 +21,6 @@ router = APIRouter(tags=["export / import"])
 class ExportFormat(StrEnum):
     json = "json"
     coin_csv = "coin-csv"
-
-
-_IMPORT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "annotator"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "annotator": {"type": "string", "minLength": 1, "maxLength": 64},
-                    },
-                }
-            }
-        },
-    }
-}
 
 
 @router.get(
@@ -82,19 +63,22 @@ def export_clicks(
     return ClickExportPage(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.post("/import/clicks", response_model=ImportResult, openapi_extra=_IMPORT_BODY)
+@router.post(
+    "/import/clicks",
+    response_model=ImportResult,
+    openapi_extra=multipart_body(
+        annotator={"type": "string", "minLength": 1, "maxLength": 64, "required": True}
+    ),
+)
 async def import_clicks(request: Request, _: AdminUser, session: SessionDep) -> ImportResult:
     """Import a COIN click file for one annotator (all rows or none)."""
     settings: Settings = request.app.state.settings
-    upload = await receive_upload(request, settings.media_dir / "tmp", settings.max_import_bytes)
-    try:
-        assert upload.tmp_path is not None
-        data = upload.tmp_path.read_bytes()
-    finally:
-        upload.discard()
+    upload = await receive_file_bytes(
+        request, settings.media_dir / "tmp", settings.max_import_bytes
+    )
     annotator = upload.fields.get("annotator", "").strip()
     if not annotator or len(annotator) > 64:
         raise BadRequest("the form field 'annotator' (1 to 64 characters) is required")
     return await run_in_threadpool(
-        service.import_coin_csv, session, data, annotator, settings.max_import_rows
+        service.import_coin_csv, session, upload.data, annotator, settings.max_import_rows
     )

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -10,49 +8,30 @@ from server.config import Settings
 from server.features import service
 from server.videos.schemas import FeatureInfo
 from server.videos.service import get_live_video
-from server.videos.upload import receive_upload
+from server.videos.upload import multipart_body, receive_file_bytes
 
 router = APIRouter(tags=["features"])
-
-_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "extractor": {"type": "string", "pattern": "^[A-Za-z0-9._+-]{1,64}$"},
-                    },
-                }
-            }
-        },
-    }
-}
 
 
 @router.post(
     "/videos/{video_id}/features",
     response_model=FeatureInfo,
     status_code=201,
-    openapi_extra=_BODY,
+    openapi_extra=multipart_body(
+        extractor={"type": "string", "pattern": "^[A-Za-z0-9._+-]{1,64}$"}
+    ),
 )
 async def import_features(
     video_id: int, request: Request, _: AdminUser, session: SessionDep
 ) -> FeatureInfo:
     """Attach pre-extracted features: ``.npy`` (T, D) or the official ``.npz`` layout."""
     settings: Settings = request.app.state.settings
-    upload = await receive_upload(request, settings.media_dir / "tmp", settings.max_upload_bytes)
-    try:
-        assert upload.tmp_path is not None and upload.filename is not None
-        data = upload.tmp_path.read_bytes()
-    finally:
-        upload.discard()
+    upload = await receive_file_bytes(
+        request, settings.media_dir / "tmp", settings.max_upload_bytes
+    )
     default = "i3d-npz" if upload.filename.lower().endswith(".npz") else "imported"
     extractor = service.check_extractor_name(upload.fields.get("extractor") or default)
-    parsed = await run_in_threadpool(service.read_feature_file, data, upload.filename)
+    parsed = await run_in_threadpool(service.read_feature_file, upload.data, upload.filename)
 
     def store() -> FeatureInfo:
         video = get_live_video(session, video_id)

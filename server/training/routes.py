@@ -17,7 +17,7 @@ from server.training.schemas import (
     VideoPredictions,
 )
 from server.videos.service import get_live_video
-from server.videos.upload import receive_upload
+from server.videos.upload import multipart_body, receive_file_bytes
 
 router = APIRouter(tags=["training"])
 
@@ -69,32 +69,15 @@ def get_ground_truth(video_id: int, _: CurrentUser, session: SessionDep) -> list
     return service.ground_truth(session, video_id)
 
 
-_GT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
-
-
-@router.post("/import/ground-truth", response_model=GroundTruthImportResult, openapi_extra=_GT_BODY)
+@router.post(
+    "/import/ground-truth", response_model=GroundTruthImportResult, openapi_extra=multipart_body()
+)
 async def import_ground_truth(
     request: Request, _: AdminUser, session: SessionDep
 ) -> GroundTruthImportResult:
     """ActivityNet-style ground truth, for evaluation only (never used to train)."""
     settings: Settings = request.app.state.settings
-    upload = await receive_upload(request, settings.media_dir / "tmp", settings.max_import_bytes)
-    try:
-        assert upload.tmp_path is not None
-        data = upload.tmp_path.read_bytes()
-    finally:
-        upload.discard()
-    return await run_in_threadpool(service.import_ground_truth, session, data)
+    upload = await receive_file_bytes(
+        request, settings.media_dir / "tmp", settings.max_import_bytes
+    )
+    return await run_in_threadpool(service.import_ground_truth, session, upload.data)

@@ -20,27 +20,9 @@ from server.videos.schemas import (
     VideoPage,
     video_detail,
 )
-from server.videos.upload import receive_upload
+from server.videos.upload import multipart_body, receive_upload
 
 router = APIRouter(tags=["videos"])
-
-_UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary"},
-                        "title": {"type": "string", "maxLength": 255},
-                    },
-                }
-            }
-        },
-    }
-}
 
 
 def _settings(request: Request) -> Settings:
@@ -52,7 +34,7 @@ def _settings(request: Request) -> Settings:
     "/videos",
     response_model=VideoOut,
     status_code=status.HTTP_201_CREATED,
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra=multipart_body(title={"type": "string", "maxLength": 255}),
     responses={200: {"description": "The same content was uploaded before: that video."}},
 )
 async def upload_video(

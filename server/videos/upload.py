@@ -13,7 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -202,3 +202,42 @@ async def receive_upload(
         col.result.discard()
         raise BadRequest("the uploaded file is empty")
     return col.result
+
+
+@dataclass
+class SmallFile:
+    data: bytes
+    filename: str
+    fields: dict[str, str]
+
+
+async def receive_file_bytes(request: Request, tmp_dir: Path, limit: int) -> SmallFile:
+    """A size-limited multipart ``file`` read into memory (imports: CSV, JSON, npy)."""
+    upload = await receive_upload(request, tmp_dir, limit)
+    try:
+        assert upload.tmp_path is not None and upload.filename is not None
+        return SmallFile(upload.tmp_path.read_bytes(), upload.filename, upload.fields)
+    finally:
+        upload.discard()
+
+
+def multipart_body(**fields: dict[str, Any]) -> dict[str, Any]:
+    """``openapi_extra`` documenting a multipart body: a required ``file`` plus ``fields``
+    (name → JSON schema; a schema with ``"required": True`` marks the field required)."""
+    props: dict[str, Any] = {"file": {"type": "string", "format": "binary"}}
+    required = ["file"]
+    for name, schema in fields.items():
+        schema = dict(schema)
+        if schema.pop("required", False):
+            required.append(name)
+        props[name] = schema
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {"type": "object", "required": required, "properties": props}
+                }
+            },
+        }
+    }
