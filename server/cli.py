@@ -53,6 +53,7 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
     from server import demo
     from server.labels.service import create_class, list_classes
     from server.migrate import upgrade
+    from server.training.service import import_ground_truth
     from server.videos.service import register_files
 
     upgrade(settings)
@@ -64,7 +65,8 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         if not path.exists():
             print(f"generating {path.name}", file=sys.stderr)
             demo.write_clip(clip, path)
-    (folder / "ground_truth.json").write_text(json.dumps(demo.ground_truth(clips), indent=1))
+    gt_json = json.dumps(demo.ground_truth(clips), indent=1)
+    (folder / "ground_truth.json").write_text(gt_json)
     factory = make_sessionmaker(make_engine(settings))
     with session_scope(factory) as session:
         existing = {c.name for c in list_classes(session)}
@@ -78,8 +80,13 @@ def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
         created, _ = register_files(
             session, settings.media_dir, [f"demo/{c.name}.mp4" for c in clips], admin
         )
+        # ground truth for evaluation only: model versions then report held-out mAP
+        import_ground_truth(session, gt_json.encode())
     url = f"http://{settings.host}:{settings.port}"
-    print(f"demo: {len(created)} new videos ({len(clips)} in all), classes {demo.CLASSES}")
+    print(
+        f"demo: {len(created)} new videos ({len(clips)} in all), classes {demo.CLASSES}, "
+        "ground truth imported (evaluation only)"
+    )
     print(f"admin token:     {admin_token}")
     print(f"annotator token: {annotator_token}")
     print(f"open {url}/  (API docs: {url}/docs)")
