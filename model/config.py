@@ -12,6 +12,7 @@ from typing import Any, Self
 
 SUPERVISION_MODES = ("weak", "action-click", "bg-click", "both")
 AFFINITY_MODES = ("paper", "official")
+FILTER_NORMS = ("none", "topk")
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -61,10 +62,16 @@ class ModelConfig(_PlainDict):
     dropout: float = 0.7
     topk_ratio: int = 8  # video score = mean of the top floor(T / topk_ratio) activations
     leaky_slope: float = 0.01
+    # "none": a_t as published. "topk": a_t divided by the mean of its top-k values (the same
+    # k as the video score), so the filter can only suppress some snippets relative to others
+    # and cannot shrink the whole video (see docs/benchmarks.md, "filter collapse").
+    filter_norm: str = "none"
 
     def __post_init__(self) -> None:
         if self.affinity not in AFFINITY_MODES:
             raise ValueError(f"affinity must be one of {AFFINITY_MODES}, got {self.affinity!r}")
+        if self.filter_norm not in FILTER_NORMS:
+            raise ValueError(f"filter_norm must be one of {FILTER_NORMS}, got {self.filter_norm!r}")
         if self.feature_dim < 1 or self.num_classes < 1 or self.hidden < 1:
             raise ValueError("feature_dim, num_classes and hidden must be positive")
 

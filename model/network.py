@@ -221,7 +221,11 @@ class BackTAL(nn.Module):
         m = mask[:, None, :].to(features.dtype)  # (B, 1, T)
         x = features * m  # (B, D, T)
 
+        k = topk_counts(mask, self.config.topk_ratio)  # (B,)
         fg = torch.sigmoid(self.filter_conv2(self.act(self.filter_conv1(x)))) * m  # (B, 1, T)
+        if self.config.filter_norm == "topk":
+            # scale-free filter: the top-k weights average 1 (gradient flows through the mean)
+            fg = fg / topk_mean(fg, mask, k)[:, :, None].clamp(min=1e-6)
         embedding = self.embed(x, m)  # (B, E, T)
         sims = neighbour_similarity(embedding)  # (B, 3, T)
 
@@ -231,7 +235,6 @@ class BackTAL(nn.Module):
         h2 = self.dropout(self.act(self.conv2(h1, sims.repeat(2, 1, 1))))  # (2B, H, T)
         cas_base, cas_supp = self.classifier(h2).chunk(2, dim=0)  # (B, C+1, T) each
 
-        k = topk_counts(mask, self.config.topk_ratio)  # (B,)
         return BackTALOutput(
             fg_weight=fg[:, 0],
             embedding=embedding,

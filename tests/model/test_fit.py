@@ -145,3 +145,32 @@ def test_bf16_precision_trains_with_float32_outputs() -> None:
     assert np.isfinite(last) and last < first
     preds = predict(result.model, items[:1], config.post)
     assert next(iter(preds.values())).cas.dtype == np.float32
+
+
+def test_topk_filter_norm_fixes_the_scale_of_the_foreground_weights() -> None:
+    """filter_norm="topk": the top-k foreground weights of each video average 1, so a uniform
+    shrink of a_t (which, the network being bias-free, only cools the suppressed branch's
+    softmax towards chance) is no longer available to the optimiser."""
+    from model.network import BackTAL, topk_counts, topk_mean
+
+    torch.manual_seed(0)
+    config = ModelConfig(
+        feature_dim=6, num_classes=3, hidden=8, embed_hidden=4, filter_hidden=4, filter_norm="topk"
+    )
+    model = BackTAL(config).eval()
+    x = torch.rand(2, 6, 40)
+    mask = torch.ones(2, 40, dtype=torch.bool)
+    mask[1, 30:] = False
+    out = model(x, mask)
+    k = topk_counts(mask, config.topk_ratio)
+    assert torch.allclose(topk_mean(out.fg_weight[:, None], mask, k)[:, 0], torch.ones(2))
+    assert (out.fg_weight[1, 30:] == 0).all()
+    with torch.no_grad():
+        bias = model.filter_conv2.bias
+        assert bias is not None
+        bias.sub_(10.0)  # sigmoid deep in saturation: raw a_t ~ 1e-5
+    shrunk = model(x, mask)
+    assert torch.allclose(topk_mean(shrunk.fg_weight[:, None], mask, k)[:, 0], torch.ones(2))
+    assert shrunk.score_supp.abs().max() > 0.1 * out.score_supp.abs().max()
+    with pytest.raises(ValueError, match="filter_norm"):
+        ModelConfig(feature_dim=6, num_classes=3, filter_norm="max")
