@@ -1,0 +1,693 @@
+"""THUMOS14-sim supervision benchmark: weak vs action clicks vs background clicks vs both,
+plus a fully supervised snippet classifier (upper bound), over several seeds.
+
+For each seed s: generate THUMOS14-sim with seed s (real GT, real background clicks from
+``--clicks``, synthetic features; see docs/sim.md), train every supervision mode with training
+seed s on the 'val' split (10 % of it held out to choose the best epoch; the test split is
+never looked at before the final evaluation), localize on the 210 test videos with the
+official post-processing and compute the ActivityNet mAP at tIoU 0.1:0.1:0.7. Results are
+written after every training to ``OUT/supervision.json`` (a rerun with the same settings
+resumes from it) and the table to ``OUT/supervision.md``.
+
+Upper bound: a temporal conv net of the same width on the same features, trained with
+per-snippet cross-entropy (C + 1 classes, labels from the GT segments), same optimiser,
+epochs, hold-out selection, post-processing (``model.postprocess.localize`` on the class
+posteriors) and evaluation.
+
+    python bench/supervision.py --quick        # 1 seed, 60 + 60 videos: < 1 min on 2 quiet cores
+    python bench/supervision.py                # 3 seeds, all 200 + 210 videos: 6-7 min quiet,
+                                               # 21 min measured under load (docs/benchmarks.md)
+    python bench/supervision.py --device cuda --feature-dim 2048 --T 750 --hidden 2048 \
+        --aux-hidden 512 --batch-size 16 --lr 1e-4 --epochs 40 --filter-norm none \
+        --no-standardize                       # the published network and recipe, on a GPU
+
+CPU defaults (chosen once, the same for every mode; why: docs/benchmarks.md): D = 2x128,
+T = 375, widths 128, 8 epochs, batch 8, lr 1e-3, z-scored features, filter_norm="topk".
+
+Any click CSV in the COIN layout can be passed with ``--clicks`` (e.g. a second annotator's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model.config import (
+    FILTER_NORMS,
+    SUPERVISION_MODES,
+    LossWeights,
+    ModelConfig,
+    PostConfig,
+    TrainConfig,
+)
+from model.data import IGNORE, VideoItem, load_class_names, load_npz_split
+from model.evaluate import compute_map
+from model.network import BackTAL
+from model.postprocess import localize
+from model.train import (
+    fit,
+    resolve_device,
+    seed_everything,
+    split_holdout,
+)
+
+UPPER = "upper-bound"
+ALL_MODES = (*SUPERVISION_MODES, UPPER)
+# bg-click first, so that its loss curve (the soundness check) is the first thing a run shows
+RUN_ORDER = ("bg-click", "action-click", "weak", "both", UPPER)
+TIOUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_GT = ROOT.parent / "shared" / "thumos14" / "gt_thumos14.json"
+DEFAULT_CLICKS = ROOT.parent / "shared" / "thumos14" / "THUMOS14_Background-Click-Annotation_A1.txt"
+LOSS_TERMS = ("video_base", "video_supp", "fg_norm", "click", "separation", "embedding")
+CHANCE = math.log(21)  # suppressed-branch video CE of a uniform 21-way prediction
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that changes the numbers (stored with the results; a resume must match)."""
+
+    seeds: tuple[int, ...]
+    modes: tuple[str, ...]
+    feature_dim: int
+    T: int
+    limit: int | None
+    hidden: int
+    aux_hidden: int
+    filter_norm: str
+    standardize: bool
+    epochs: int
+    batch_size: int
+    lr: float
+    holdout: float
+    gt_sha: str
+    clicks_sha: str
+    zero_losses: tuple[str, ...] = ()  # BackTAL loss terms switched off (ablations)
+
+    def key(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        del out["seeds"], out["modes"]  # adding seeds or modes to a finished run is fine
+        if self.zero_losses:
+            out["zero_losses"] = sorted(self.zero_losses)
+        else:
+            del out["zero_losses"]
+        return out
+
+
+# ----------------------------------------------------------------------------- upper bound
+class SnippetClassifier(nn.Module):
+    """Fully supervised upper bound: two k=3 temporal convs + a k=1 classifier (C + 1)."""
+
+    def __init__(self, feature_dim: int, hidden: int, num_classes: int, dropout: float) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv1d(feature_dim, hidden, 3, padding=1)
+        self.conv2 = nn.Conv1d(hidden, hidden, 3, padding=1)
+        self.classifier = nn.Conv1d(hidden, num_classes + 1, 1)
+        self.act = nn.LeakyReLU(0.01)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, D, T) -> logits (B, C+1, T), first-layer features (B, H, T)"""
+        h1 = self.act(self.conv1(x))
+        return self.classifier(self.dropout(self.act(self.conv2(h1)))), h1
+
+
+def snippet_targets(item: VideoItem, num_classes: int) -> np.ndarray:
+    """(T,) int64: class of the GT instance covering each snippet's centre, C elsewhere
+    (overlapping instances: the shorter one wins)."""
+    length = item.num_snippets
+    centres = (np.arange(length) + 0.5) * item.duration / length
+    out = np.full(length, num_classes, dtype=np.int64)
+    span = np.full(length, np.inf)
+    for start, end, label in item.gt_segments or []:
+        inside = (centres >= start) & (centres < end) & (end - start < span)
+        out[inside] = int(label)
+        span[inside] = end - start
+    return out
+
+
+def _stack(items: Sequence[VideoItem], num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded (B, D, T) features and (B, T) targets (IGNORE on padding)."""
+    length = max(it.num_snippets for it in items)
+    feats = np.zeros((len(items), items[0].features.shape[1], length), dtype=np.float32)
+    targets = np.full((len(items), length), IGNORE, dtype=np.int64)
+    for b, it in enumerate(items):
+        feats[b, :, : it.num_snippets] = it.features.T
+        targets[b, : it.num_snippets] = snippet_targets(it, num_classes)
+    return torch.from_numpy(feats), torch.from_numpy(targets)
+
+
+Outputs = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # name -> cas, scores, mags
+
+
+@torch.no_grad()
+def outputs_upper(
+    model: SnippetClassifier, items: Sequence[VideoItem], num_classes: int, device: torch.device
+) -> Outputs:
+    """Per video: CAS = posterior p(class | snippet) (C, T), video score = its max over time
+    (C,), first-layer feature magnitudes (T,). (A raw class logit is not comparable across
+    snippets: it ignores how much stronger the background logit is there.)"""
+    model.eval()
+    out = {}
+    for item in items:
+        x = torch.from_numpy(np.ascontiguousarray(item.features.T))[None].to(device)
+        logits, h1 = model(x)
+        probs = torch.softmax(logits[0], 0)[:num_classes]  # (C, T)
+        cas = probs.cpu().numpy().astype(np.float64)
+        scores = probs.amax(1).cpu().numpy()
+        out[item.name] = (cas, scores, h1[0].norm(dim=0).cpu().numpy())
+    return out
+
+
+@torch.no_grad()
+def outputs_backtal(model: BackTAL, items: Sequence[VideoItem]) -> Outputs:
+    """What ``model.train.predict`` feeds to ``localize``: suppressed CAS, softmax video
+    scores of the suppressed branch, first-layer suppressed feature magnitudes."""
+    model.eval()
+    device = next(model.parameters()).device
+    num_classes = model.config.num_classes
+    out = {}
+    for item in items:
+        x = torch.from_numpy(np.ascontiguousarray(item.features.T))[None].to(device)
+        o = model(x)
+        scores = torch.softmax(o.score_supp[0], dim=0)[:num_classes].cpu().numpy()
+        cas = o.cas_supp[0, :num_classes].cpu().numpy().astype(np.float64)
+        out[item.name] = (cas, scores, o.features_supp[0].norm(dim=0).cpu().numpy())
+    return out
+
+
+def localize_all(
+    outputs: Outputs, items: Sequence[VideoItem], post: PostConfig, oracle: bool = False
+) -> dict[str, list[tuple[float, float, int, float]]]:
+    """Segments per video; ``oracle``: the GT video labels replace the predicted video scores
+    (a diagnostic that isolates localization from video classification)."""
+    preds = {}
+    for item in items:
+        cas, scores, mags = outputs[item.name]
+        if oracle:
+            scores = item.labels.astype(np.float64)
+        preds[item.name] = localize(cas, scores, mags, item.frame_num, item.duration, post)
+    return preds
+
+
+def predict_upper(
+    model: SnippetClassifier,
+    items: Sequence[VideoItem],
+    post: PostConfig,
+    num_classes: int,
+    device: torch.device,
+) -> dict[str, list[tuple[float, float, int, float]]]:
+    return localize_all(outputs_upper(model, items, num_classes, device), items, post)
+
+
+def video_top1(outputs: Outputs, items: Sequence[VideoItem]) -> float:
+    """Fraction of videos whose highest-scoring class is one of their GT classes."""
+    hits = [item.labels[int(np.argmax(outputs[item.name][1]))] > 0 for item in items]
+    return float(np.mean(hits))
+
+
+def fit_upper(
+    config: TrainConfig,
+    model_config: ModelConfig,
+    items: Sequence[VideoItem],
+    on_progress: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[SnippetClassifier, int, list[dict[str, Any]]]:
+    """Train the upper bound with the trainer's optimiser, hold-out and epoch selection."""
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+    train_set, held = split_holdout(items, config.holdout_fraction, config.seed)
+    num_classes = model_config.num_classes
+    model = SnippetClassifier(
+        model_config.feature_dim, model_config.hidden, num_classes, model_config.dropout
+    ).to(device)
+    opt = torch.optim.Adam(
+        model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+    )
+    shuffler = torch.Generator().manual_seed(config.seed)
+    history: list[dict[str, Any]] = []
+    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = torch.randperm(len(train_set), generator=shuffler).tolist()
+        losses = []
+        for i in range(0, len(order), config.batch_size):
+            chunk = [train_set[j] for j in order[i : i + config.batch_size]]
+            x, y = _stack(chunk, num_classes)
+            logits, _ = model(x.to(device))
+            loss = F.cross_entropy(logits, y.to(device), ignore_index=IGNORE)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        val: dict[str, float] = {}
+        if held:
+            preds = predict_upper(model, held, config.post, num_classes, device)
+            gt = {it.name: list(it.gt_segments or []) for it in held}
+            val["mAP_0.1_0.7"] = compute_map(gt, preds)["avg_0.1_0.7"]
+            if best is None or val["mAP_0.1_0.7"] > best[0]:
+                state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best = (val["mAP_0.1_0.7"], epoch, state)
+        history.append(
+            {"epoch": epoch, "losses": {"snippet_ce": float(np.mean(losses))}, "val": val}
+        )
+        if on_progress is not None:
+            on_progress({"epoch": epoch, "epochs": config.epochs, **history[-1]})
+    best_epoch = config.epochs
+    if best is not None:
+        best_epoch = best[1]
+        model.load_state_dict(best[2])
+    model.eval()
+    return model, best_epoch, history
+
+
+# ----------------------------------------------------------------------------- one run
+def standardize(
+    train: Sequence[VideoItem], test: Sequence[VideoItem]
+) -> tuple[list[VideoItem], list[VideoItem]]:
+    """Z-score every feature dimension with the mean and std of the training snippets."""
+    from dataclasses import replace
+
+    stacked = np.concatenate([it.features for it in train])  # (N, D)
+    mean = stacked.mean(0).astype(np.float32)
+    std = (stacked.std(0) + 1e-6).astype(np.float32)
+
+    def z(items: Sequence[VideoItem]) -> list[VideoItem]:
+        return [replace(it, features=(it.features - mean) / std) for it in items]
+
+    return z(train), z(test)
+
+
+def evaluate_test(
+    preds: dict[str, list[tuple[float, float, int, float]]], test: Sequence[VideoItem]
+) -> dict[str, Any]:
+    gt = {it.name: list(it.gt_segments or []) for it in test}
+    result = compute_map(gt, {k: v for k, v in preds.items() if k in gt}, tious=TIOUS)
+    return {k: result[k] for k in ("mAP", "avg_0.1_0.7", "avg_0.3_0.7")}
+
+
+def run_one(
+    mode: str,
+    seed: int,
+    settings: Settings,
+    train_items: Sequence[VideoItem],
+    test_items: Sequence[VideoItem],
+    num_classes: int,
+    device: str,
+    log: Callable[[str], None],
+) -> dict[str, Any]:
+    """Train one (mode, seed) and evaluate it on the test split."""
+    model_config = ModelConfig(
+        feature_dim=train_items[0].features.shape[1],
+        num_classes=num_classes,
+        hidden=settings.hidden,
+        embed_hidden=settings.aux_hidden,
+        filter_hidden=settings.aux_hidden,
+        filter_norm=settings.filter_norm,
+    )
+    config = TrainConfig(
+        supervision="bg-click" if mode == UPPER else mode,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        lr=settings.lr,
+        seed=seed,
+        device=device,
+        holdout_fraction=settings.holdout,
+        loss_weights=LossWeights(**dict.fromkeys(settings.zero_losses, 0.0)),
+    )
+    started = time.perf_counter()
+
+    def progress(info: dict[str, Any]) -> None:
+        losses = info["losses"]
+        shown = {k: losses[k] for k in ("total", "video_supp", "snippet_ce") if k in losses}
+        if "fg_norm" in losses:
+            shown["mean_fg"] = losses["fg_norm"] / settings.T
+        text = " ".join(f"{k}={v:.3f}" for k, v in shown.items())
+        val = info["val"].get("mAP_0.1_0.7")
+        held = f" holdout_mAP={100 * val:.1f}" if val is not None else ""
+        log(
+            f"  seed {seed} {mode:12s} epoch {info['epoch']:3d}/{info['epochs']} {text}{held}"
+            f" [{time.perf_counter() - started:.0f} s]"
+        )
+
+    if mode == UPPER:
+        model, best_epoch, history = fit_upper(config, model_config, train_items, progress)
+        train_s = time.perf_counter() - started
+        outputs = outputs_upper(model, test_items, num_classes, resolve_device(device))
+    else:
+        result = fit(config, model_config, train_items, on_progress=progress)
+        best_epoch, history = result.best_epoch, result.history
+        train_s = time.perf_counter() - started
+        outputs = outputs_backtal(result.model, test_items)
+    metrics = evaluate_test(localize_all(outputs, test_items, config.post), test_items)
+    oracle = evaluate_test(localize_all(outputs, test_items, config.post, True), test_items)
+    return {
+        "mode": mode,
+        "seed": seed,
+        "best_epoch": best_epoch,
+        "train_s": round(train_s, 1),
+        "total_s": round(time.perf_counter() - started, 1),
+        "test": metrics,
+        "test_oracle_labels": oracle,
+        "test_video_top1": video_top1(outputs, test_items),
+        "curve": [
+            {
+                "epoch": h["epoch"],
+                **{k: float(v) for k, v in h["losses"].items()},
+                **{f"holdout_{k}": float(v) for k, v in h["val"].items()},
+            }
+            for h in history
+        ],
+    }
+
+
+# ----------------------------------------------------------------------------- table
+def _mean_std(values: Sequence[float] | np.ndarray) -> str:
+    arr = 100 * np.asarray(values, dtype=np.float64)
+    if arr.size == 1:
+        return f"{arr[0]:.1f}"
+    return f"{arr.mean():.1f} ± {arr.std(ddof=1):.1f}"
+
+
+def _columns(run: dict[str, Any], key: str = "test") -> list[float]:
+    test = run[key]
+    return [test["mAP"][f"{t:g}"] for t in TIOUS] + [test["avg_0.1_0.7"], test["avg_0.3_0.7"]]
+
+
+def markdown_table(runs: Sequence[dict[str, Any]], modes: Sequence[str], key: str = "test") -> str:
+    """mAP (%) per tIoU and the two averages, mean ± sample std over the seeds present."""
+    head = [f"@{t:g}" for t in TIOUS] + ["avg 0.1:0.7", "avg 0.3:0.7"]
+    lines = [
+        "| supervision | seeds | " + " | ".join(head) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in head) + " |",
+    ]
+    for mode in modes:
+        mine = sorted((r for r in runs if r["mode"] == mode), key=lambda r: r["seed"])
+        if not mine:
+            continue
+        cols = np.array([_columns(r, key) for r in mine])  # (S, 9)
+        cells = [_mean_std(cols[:, j]) for j in range(cols.shape[1])]
+        seeds = ",".join(str(r["seed"]) for r in mine)
+        lines.append(f"| {mode} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def margins_table(runs: Sequence[dict[str, Any]]) -> str:
+    """Paired per-seed differences of mAP@0.5 and avg 0.1:0.7 (mean ± std, and per seed)."""
+    by = {(r["mode"], r["seed"]): r for r in runs}
+    pairs = [
+        ("bg-click", "action-click"),
+        ("bg-click", "weak"),
+        ("action-click", "weak"),
+        ("both", "bg-click"),
+        (UPPER, "bg-click"),
+    ]
+    lines = [
+        "| margin | seeds | Δ mAP@0.5 | Δ avg 0.1:0.7 | per seed Δ@0.5 |",
+        "| --- | --- | ---: | ---: | --- |",
+    ]
+    for a, b in pairs:
+        seeds = sorted(s for (m, s) in by if m == a and (b, s) in by)
+        if not seeds:
+            continue
+        d05 = [by[a, s]["test"]["mAP"]["0.5"] - by[b, s]["test"]["mAP"]["0.5"] for s in seeds]
+        davg = [by[a, s]["test"]["avg_0.1_0.7"] - by[b, s]["test"]["avg_0.1_0.7"] for s in seeds]
+        per = ", ".join(f"{100 * d:+.1f}" for d in d05)
+        lines.append(
+            f"| {a} − {b} | {','.join(map(str, seeds))} | {_mean_std(d05)} | {_mean_std(davg)}"
+            f" | {per} |"
+        )
+    return "\n".join(lines)
+
+
+def curve_table(runs: Sequence[dict[str, Any]], mode: str = "bg-click") -> str:
+    """Per epoch: suppressed-branch video loss and mean foreground weight, per seed."""
+    mine = sorted((r for r in runs if r["mode"] == mode), key=lambda r: r["seed"])
+    if not mine:
+        return ""
+    head = (
+        "| epoch | "
+        + " | ".join(f"video_supp s{r['seed']} | mean a s{r['seed']}" for r in mine)
+        + " |"
+    )
+    lines = [head, "| ---: | " + " | ".join("---: | ---:" for _ in mine) + " |"]
+    for i in range(max(len(r["curve"]) for r in mine)):
+        cells = []
+        for r in mine:
+            if i < len(r["curve"]):
+                c = r["curve"][i]
+                cells.append(f"{c['video_supp']:.3f} | {c['fg_norm'] / r['T']:.3f}")
+            else:
+                cells.append(" | ")
+        lines.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render(payload: dict[str, Any]) -> str:
+    runs, s = payload["runs"], payload["settings"]
+    modes = [m for m in ALL_MODES if any(r["mode"] == m for r in runs)]
+    done = f"{len(runs)} of {len(payload['seeds']) * len(payload['modes'])} trainings finished"
+    parts = [
+        "# THUMOS14-sim supervision benchmark",
+        "",
+        f"Command: `{payload['command']}`",
+        "",
+        f"Settings: {json.dumps(s)}; seeds {payload['seeds']}; {done}.",
+        "",
+        "mAP (%) on the 210 test videos, mean ± std (ddof 1) over seeds:",
+        "",
+        markdown_table(runs, modes),
+        "",
+        "Diagnostic, not the benchmark: the same trained models with the GT video labels in"
+        " place of the predicted video scores (localization alone):",
+        "",
+        markdown_table([r for r in runs if "test_oracle_labels" in r], modes, "test_oracle_labels"),
+        "",
+        "Test video classification (top-1 class is a GT class): "
+        + ", ".join(
+            f"{m} {_mean_std([r['test_video_top1'] for r in runs if r['mode'] == m])} %"
+            for m in modes
+            if any(r["mode"] == m and "test_video_top1" in r for r in runs)
+        ),
+        "",
+        "Paired margins (same seed = same sim and same training seed), points of mAP:",
+        "",
+        margins_table(runs),
+        "",
+        f"Suppressed-branch video loss (bg-click; chance ln 21 = {CHANCE:.2f}) and mean "
+        "foreground weight a_t, per epoch:",
+        "",
+        curve_table(runs),
+        "",
+        "Time per training (s, training + test evaluation): "
+        + ", ".join(f"{r['mode']}/s{r['seed']} {r['total_s']:.0f}" for r in runs),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+# ----------------------------------------------------------------------------- driver
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ensure_sim(
+    settings: Settings, gt: Path, clicks: Path, seed: int, root: Path, log: Callable[[str], None]
+) -> Path:
+    """Generate the sim of ``seed`` unless a matching one is already there."""
+    from model import sim
+
+    out = root / f"sim-seed{seed}"
+    cfg_path = out / "sim_config.json"
+    if cfg_path.exists():
+        cfg = json.loads(cfg_path.read_text())
+        if (
+            cfg["seed"] == seed
+            and cfg["params"]["feature_dim"] == settings.feature_dim
+            and cfg["params"]["T"] == settings.T
+            and cfg["limit_videos"] == settings.limit
+            and cfg["gt"]["sha256"] == settings.gt_sha
+            and cfg["clicks"]["sha256"] == settings.clicks_sha
+        ):
+            log(f"reusing {out}")
+            return out
+    log(f"generating THUMOS14-sim seed {seed} in {out}")
+    params = sim.SimParams(feature_dim=settings.feature_dim, T=settings.T)
+    summary = sim.make_sim(
+        gt, clicks, out, seed, params, limit_videos=settings.limit, progress=False
+    )
+    log(
+        f"  {summary['videos']} videos, {summary['bg_click_rows']} bg click rows, "
+        f"{summary['seconds']} s"
+    )
+    return out
+
+
+def _write_json(path: Path, payload: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    os.replace(tmp, path)
+
+
+def run_benchmark(
+    settings: Settings,
+    gt: Path,
+    clicks: Path,
+    out_dir: Path,
+    device: str = "cpu",
+    command: str = "",
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Every (seed, mode) not yet in ``out_dir/supervision.json``; returns the payload."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "supervision.json", out_dir / "supervision.md"
+    payload: dict[str, Any] = {"settings": settings.key(), "runs": []}
+    if json_path.exists():
+        old = json.loads(json_path.read_text())
+        if old.get("settings") == settings.key():
+            payload["runs"] = old["runs"]
+            log(f"resuming: {len(payload['runs'])} trainings already in {json_path}")
+    payload.update(seeds=list(settings.seeds), modes=list(settings.modes), command=command)
+    payload["device"] = device
+    total = len(settings.seeds) * len(settings.modes)
+    started = time.perf_counter()
+    for seed in settings.seeds:
+        todo = [
+            m
+            for m in sorted(settings.modes, key=RUN_ORDER.index)
+            if not any(r["mode"] == m and r["seed"] == seed for r in payload["runs"])
+        ]
+        if not todo:
+            continue
+        sim_dir = ensure_sim(settings, gt, clicks, seed, out_dir, log)
+        train_items = load_npz_split(sim_dir, "val")
+        test_items = load_npz_split(sim_dir, "test")
+        num_classes = len(load_class_names(sim_dir, "val", train_items[0].labels.shape[0]))
+        if settings.standardize:
+            train_items, test_items = standardize(train_items, test_items)
+        for mode in todo:
+            index = len(payload["runs"]) + 1
+            log(
+                f"[{index}/{total}] seed {seed} {mode} "
+                f"(elapsed {(time.perf_counter() - started) / 60:.1f} min)"
+            )
+            run = run_one(mode, seed, settings, train_items, test_items, num_classes, device, log)
+            run["T"] = settings.T
+            payload["runs"].append(run)
+            t = run["test"]
+            log(
+                f"[{index}/{total}] seed {seed} {mode}: mAP@0.5 {100 * t['mAP']['0.5']:.1f} "
+                f"avg0.1:0.7 {100 * t['avg_0.1_0.7']:.1f} best epoch {run['best_epoch']} "
+                f"({run['total_s']:.0f} s)"
+            )
+            _write_json(json_path, payload)
+            md_path.write_text(render(payload))
+    md_path.write_text(render(payload))
+    return payload
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--gt", type=Path, default=DEFAULT_GT)
+    p.add_argument(
+        "--clicks",
+        type=Path,
+        default=DEFAULT_CLICKS,
+        help="background click CSV, COIN layout (any annotator)",
+    )
+    p.add_argument("--out-dir", type=Path, default=ROOT / "data" / "bench" / "supervision")
+    p.add_argument("--quick", action="store_true", help="1 seed, first 60 videos of each split")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2")
+    p.add_argument("--modes", nargs="+", choices=ALL_MODES, default=list(ALL_MODES))
+    p.add_argument("--feature-dim", type=int, default=256, help="sim D (published I3D: 2048)")
+    p.add_argument("--T", type=int, default=375, help="snippets per video (official: 750)")
+    p.add_argument("--limit", type=int, default=None, help="first N videos of each split")
+    p.add_argument("--hidden", type=int, default=128, help="base-module width (paper: 2048)")
+    p.add_argument(
+        "--aux-hidden", type=int, default=128, help="filter and embedding hidden width (paper: 512)"
+    )
+    p.add_argument(
+        "--filter-norm",
+        choices=FILTER_NORMS,
+        default="topk",
+        help="'none' = published filter (collapses here, see docs/benchmarks.md)",
+    )
+    p.add_argument(
+        "--no-standardize",
+        dest="standardize",
+        action="store_false",
+        help="feed the raw sim features (default: z-score with training-split statistics)",
+    )
+    p.add_argument("--epochs", type=int, default=None, help="default 8 (published: 40)")
+    p.add_argument("--batch-size", type=int, default=8, help="published: 16")
+    p.add_argument("--lr", type=float, default=1e-3, help="published: 1e-4 (40 epochs)")
+    p.add_argument("--holdout", type=float, default=0.1)
+    p.add_argument(
+        "--zero-loss",
+        dest="zero_losses",
+        action="append",
+        default=[],
+        choices=LOSS_TERMS,
+        help="ablation: set this BackTAL loss weight to 0 (repeatable)",
+    )
+    p.add_argument("--device", default="cpu")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+    limit = args.limit if args.limit is not None else (60 if args.quick else None)
+    epochs = args.epochs or 8
+    settings = Settings(
+        seeds=tuple(seeds),
+        modes=tuple(args.modes),
+        feature_dim=args.feature_dim,
+        T=args.T,
+        limit=limit,
+        hidden=args.hidden,
+        aux_hidden=args.aux_hidden,
+        filter_norm=args.filter_norm,
+        standardize=args.standardize,
+        epochs=epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        holdout=args.holdout,
+        gt_sha=_sha256(args.gt),
+        clicks_sha=_sha256(args.clicks),
+        zero_losses=tuple(args.zero_losses),
+    )
+    command = "python bench/supervision.py " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    )
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    log(f"settings: {settings}")
+    payload = run_benchmark(
+        settings, args.gt, args.clicks, args.out_dir, args.device, command.strip(), log
+    )
+    print(render(payload))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""Smoke test of bench/supervision.py on a tiny generated THUMOS14-sim (every mode, 1 epoch)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load_bench():  # bench/ is not a package
+    path = ROOT / "bench" / "supervision.py"
+    spec = importlib.util.spec_from_file_location("bench_supervision", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_supervision"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_bench()
+
+CLASSES = ["Jump", "Throw"]
+
+
+def _video(subset: str, duration: float, segments: list[tuple[float, float, str]]) -> dict:
+    return {
+        "subset": subset,
+        "fps": 30,
+        "duration": duration,
+        "annotations": [{"segment": [s, e], "label": lab} for s, e, lab in segments],
+    }
+
+
+GT = {
+    "database": {
+        "video_validation_0000001": _video(
+            "validation", 60.0, [(10, 20, "Jump"), (40, 44, "Jump")]
+        ),
+        "video_validation_0000002": _video("validation", 50.0, [(5, 12, "Throw")]),
+        "video_validation_0000003": _video("validation", 40.0, [(20, 30, "Throw"), (2, 6, "Jump")]),
+        "video_test_0000001": _video("test", 60.0, [(30, 40, "Jump")]),
+        "video_test_0000002": _video("test", 45.0, [(10, 16, "Throw")]),
+    },
+    "activity_list": CLASSES,
+}
+BG = "20,background_background"
+HEADER = "URLID,URL,TagID,Tag,Start,End,Time,State"
+
+
+def _inputs(folder: Path, clicks: list[tuple[str, float]]) -> tuple[Path, Path]:
+    gt, csv = folder / "gt.json", folder / "clicks.csv"
+    gt.write_text(json.dumps(GT))
+    rows = [f"{v},{v}.mp4,{BG},{t},{t},1,1" for v, t in clicks]
+    csv.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8-sig")
+    return gt, csv
+
+
+CLICKS_A = [("video_validation_0000001", 2.0), ("video_validation_0000002", 30.0)]
+CLICKS_B = [("video_validation_0000003", 35.0)]  # "a second annotator"
+
+
+def _settings(gt: Path, clicks: Path, modes: tuple[str, ...]):
+    return bench.Settings(
+        seeds=(0,),
+        modes=modes,
+        feature_dim=16,
+        T=40,
+        limit=None,
+        hidden=8,
+        aux_hidden=8,
+        filter_norm="topk",
+        standardize=True,
+        epochs=1,
+        batch_size=2,
+        lr=1e-3,
+        holdout=0.34,
+        gt_sha=bench._sha256(gt),
+        clicks_sha=bench._sha256(clicks),
+    )
+
+
+def test_every_mode_runs_and_the_table_is_written(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    gt, clicks = _inputs(tmp_path, CLICKS_A)
+    out = tmp_path / "bench"
+    settings = _settings(gt, clicks, bench.ALL_MODES)
+    payload = bench.run_benchmark(settings, gt, clicks, out, log=lambda _: None)
+
+    assert [r["mode"] for r in payload["runs"]] == list(bench.RUN_ORDER)
+    assert set(bench.RUN_ORDER) == set(bench.ALL_MODES)
+    for run in payload["runs"]:
+        assert set(run["test"]["mAP"]) == {f"{t:g}" for t in bench.TIOUS}
+        assert 0.0 <= run["test"]["avg_0.1_0.7"] <= 1.0
+        assert len(run["curve"]) == 1
+    bg = next(r for r in payload["runs"] if r["mode"] == "bg-click")
+    assert {"video_supp", "fg_norm"} <= set(bg["curve"][0])
+    saved = json.loads((out / "supervision.json").read_text())
+    assert len(saved["runs"]) == len(bench.ALL_MODES)
+    md = (out / "supervision.md").read_text()
+    for mode in bench.ALL_MODES:
+        assert f"| {mode} | 0 |" in md
+    assert "bg-click − action-click" in md and "video_supp s0" in md
+
+    # a rerun with the same settings resumes (nothing retrained)
+    again = bench.run_benchmark(settings, gt, clicks, out, log=lambda _: None)
+    assert again["runs"] == saved["runs"]
+    assert time.perf_counter() - started < 60
+
+
+def test_another_click_file_is_a_drop_in(tmp_path: Path) -> None:
+    gt, clicks_a = _inputs(tmp_path, CLICKS_A)
+    clicks_b = tmp_path / "annotator_b.csv"
+    clicks_b.write_text(
+        "\n".join([HEADER, *(f"{v},{v}.mp4,{BG},{t},{t},1,1" for v, t in CLICKS_B)]) + "\n"
+    )
+    sims = {}
+    for name, clicks in (("a", clicks_a), ("b", clicks_b)):
+        settings = _settings(gt, clicks, ("bg-click",))
+        logs: list[str] = []
+        bench.ensure_sim(settings, gt, clicks, 0, tmp_path / name, logs.append)
+        sims[name] = tmp_path / name / "sim-seed0"
+    for vid in ("video_validation_0000001", "video_validation_0000003"):
+        a = np.load(sims["a"] / "val" / f"{vid}.npz")["point_label"]
+        b = np.load(sims["b"] / "val" / f"{vid}.npz")["point_label"]
+        assert (a == 2).any() != (b == 2).any()  # each file's clicks, nobody else's
+
+
+def test_upper_bound_targets_follow_the_gt() -> None:
+    item = bench.VideoItem(
+        name="v",
+        features=np.zeros((10, 4), dtype=np.float32),
+        labels=np.zeros(2, dtype=np.float32),
+        fps=30.0,
+        duration=10.0,
+        frame_num=300,
+        gt_segments=[(2.0, 5.0, 1), (3.0, 4.0, 0)],
+    )
+    # snippet centres 0.5, 1.5, ...; the shorter instance wins where they overlap
+    assert bench.snippet_targets(item, 2).tolist() == [2, 2, 1, 0, 1, 2, 2, 2, 2, 2]
+
+
+def test_quick_and_full_defaults() -> None:
+    parser = bench.build_parser()
+    args = parser.parse_args(["--quick"])
+    assert args.quick and args.hidden == 128 and args.T == 375
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--modes", "clicks"])
+
+
+def test_zero_loss_ablation_switches_the_term_off(tmp_path: Path) -> None:
+    gt, clicks = _inputs(tmp_path, CLICKS_A)
+    settings = replace(_settings(gt, clicks, ("bg-click",)), zero_losses=("click",))
+    assert settings.key()["zero_losses"] == ["click"]
+    assert "zero_losses" not in _settings(gt, clicks, ("bg-click",)).key()  # old results resume
+    payload = bench.run_benchmark(settings, gt, clicks, tmp_path / "b", log=lambda _: None)
+    c = payload["runs"][0]["curve"][0]
+    rest = (
+        c["video_base"]
+        + c["video_supp"]
+        + 1e-4 * c["fg_norm"]
+        + c["separation"]
+        + 0.8 * c["embedding"]
+    )
+    assert c["click"] > 0 and c["total"] == pytest.approx(rest, rel=1e-5)
+    args = bench.build_parser().parse_args(["--zero-loss", "click", "--zero-loss", "embedding"])
+    assert args.zero_losses == ["click", "embedding"]
