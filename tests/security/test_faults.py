@@ -23,7 +23,7 @@ from server.models import Click, Feature, Job, JobKind, JobStatus, Video, VideoS
 from server.worker.loop import Worker
 from tests.conftest import make_user
 from tests.security.live import free_port, serve, wait_for
-from tests.server.helpers import count, media_files, upload
+from tests.server.helpers import FAST_WORKER, count, media_files, upload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -222,14 +222,7 @@ def test_feature_import_on_a_full_disk(app, client, admin, alice, clip_bytes, mo
 
 @pytest.fixture
 def settings(settings):  # type: ignore[no-untyped-def]
-    return settings.model_copy(
-        update={
-            "feature_extractor": "tiny-stats",
-            "worker_heartbeat_s": 0.3,
-            "job_stale_after_s": 2.0,
-            "worker_poll_s": 0.2,
-        }
-    )
+    return settings.model_copy(update={**FAST_WORKER, "job_stale_after_s": 2.0})
 
 
 def worker_env(settings: Any, **extra: str) -> dict[str, str]:

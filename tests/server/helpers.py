@@ -22,3 +22,23 @@ def count(app: Any, model: Any, *where: Any) -> int:
 def media_files(app: Any) -> list[str]:
     root = app.state.settings.media_dir
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+# Worker settings for tests: the cheap extractor, fast heartbeats, quick stale detection.
+FAST_WORKER = {
+    "feature_extractor": "tiny-stats",
+    "worker_heartbeat_s": 0.3,
+    "job_stale_after_s": 3.0,
+    "worker_poll_s": 0.2,
+}
+
+
+def run_worker(settings: Any, **kwargs: Any) -> int:
+    """Run jobs in-process until the queue is empty; returns how many ran."""
+    from server.worker.loop import Worker
+
+    worker = Worker(settings, **kwargs)
+    try:
+        return worker.run(once=True)
+    finally:
+        worker.close()

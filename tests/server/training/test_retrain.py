@@ -17,21 +17,14 @@ from sqlalchemy import func, select
 from server.demo import demo_plan, ground_truth, write_clip
 from server.models import Job, JobKind, ModelVersion, Prediction
 from server.worker.loop import Worker
-from tests.server.helpers import upload
+from tests.server.helpers import FAST_WORKER, run_worker, upload
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
 def settings(settings):  # type: ignore[no-untyped-def]
-    return settings.model_copy(
-        update={
-            "feature_extractor": "tiny-stats",
-            "worker_heartbeat_s": 0.3,
-            "job_stale_after_s": 3.0,
-            "worker_poll_s": 0.2,
-        }
-    )
+    return settings.model_copy(update=FAST_WORKER)
 
 
 @pytest.fixture(scope="session")
@@ -42,14 +35,6 @@ def demo_files(tmp_path_factory):
         write_clip(clip, folder / f"{clip.name}.mp4", w=96, h=72)
     (folder / "gt.json").write_text(json.dumps(ground_truth(clips)))
     return folder, clips
-
-
-def run_worker(settings, **kwargs) -> int:
-    worker = Worker(settings, **kwargs)
-    try:
-        return worker.run(once=True)
-    finally:
-        worker.close()
 
 
 @pytest.fixture

@@ -20,29 +20,14 @@ from server.jobs import service as jobs
 from server.models import Feature, Job, JobKind, JobStatus, Video, VideoStatus, utcnow
 from server.worker.context import JobContext
 from server.worker.loop import Worker
-from tests.server.helpers import upload
+from tests.server.helpers import FAST_WORKER, run_worker, upload
 
 ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
 def settings(settings):  # type: ignore[no-untyped-def]
-    return settings.model_copy(
-        update={
-            "feature_extractor": "tiny-stats",
-            "worker_heartbeat_s": 0.3,
-            "job_stale_after_s": 3.0,
-            "worker_poll_s": 0.2,
-        }
-    )
-
-
-def run_worker(settings, **kwargs) -> int:
-    worker = Worker(settings, **kwargs)
-    try:
-        return worker.run(once=True)
-    finally:
-        worker.close()
+    return settings.model_copy(update=FAST_WORKER)
 
 
 def job_rows(app) -> list[Job]:
