@@ -11,8 +11,9 @@ router = APIRouter(tags=["users"])
 
 
 @router.get("/me", response_model=UserOut)
-def me(user: CurrentUser) -> UserOut:
-    return UserOut.model_validate(user)
+def me(user: CurrentUser, session: SessionDep) -> UserOut:
+    """The caller, read afresh (the authentication cache may hold an older copy)."""
+    return UserOut.model_validate(service.get_user(session, user.id))
 
 
 @router.patch("/me", response_model=UserOut)

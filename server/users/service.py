@@ -46,9 +46,14 @@ def list_users(session: Session) -> list[User]:
 
 
 def set_reaction_offset(session: Session, user_id: int, offset_ms: int) -> User:
+    user = get_user(session, user_id)
+    user.reaction_offset_ms = offset_ms
+    session.flush()
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
-    user.reaction_offset_ms = offset_ms
-    session.flush()
     return user

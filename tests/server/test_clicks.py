@@ -196,3 +196,10 @@ def test_tokens_are_stored_hashed(client, app, admin):
     assert (
         client.get("/api/v1/me", headers={"Authorization": f"Bearer {rotated}"}).status_code == 200
     )
+
+
+def test_me_reflects_a_new_reaction_offset_at_once(client, alice):
+    assert client.get("/api/v1/me", headers=alice.h).json()["reaction_offset_ms"] == 0
+    r = client.patch("/api/v1/me", headers=alice.h, json={"reaction_offset_ms": 250})
+    assert r.status_code == 200 and r.json()["reaction_offset_ms"] == 250
+    assert client.get("/api/v1/me", headers=alice.h).json()["reaction_offset_ms"] == 250
