@@ -156,7 +156,7 @@ def test_network_failure_click_is_pending_retried_and_stored_once(
     page.route("**/api/v1/videos/*/clicks", handler)
     page.keyboard.press("b")
     pending = page.locator("#click-list li[data-state='pending']")
-    pending.wait_for()
+    pending.wait_for(timeout=60_000)  # the first attempt really reaches the server: allow load
     assert page.locator("#pending-count").is_visible()
     assert page.locator("#pending-count").inner_text() == "1 pending"
     assert "pending" in page.locator("#status").inner_text()
@@ -164,7 +164,7 @@ def test_network_failure_click_is_pending_retried_and_stored_once(
     state["offline"] = False
     page.evaluate("window.dispatchEvent(new Event('online'))")  # the browser is back online
 
-    page.wait_for_function(f"() => {ROOT}.pending === '0'", timeout=30_000)
+    page.wait_for_function(f"() => {ROOT}.pending === '0'", timeout=60_000)
     assert page.locator("#click-list li[data-state='saved']").count() == 1
     assert page.locator("#pending-count").is_hidden()
     assert count(app, Click) == 1
