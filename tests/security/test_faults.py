@@ -23,7 +23,7 @@ from server.models import Click, Feature, Job, JobKind, JobStatus, Video, VideoS
 from server.worker.loop import Worker
 from tests.conftest import make_user
 from tests.security.live import free_port, serve, wait_for
-from tests.server.helpers import FAST_WORKER, count, media_files, upload
+from tests.server.helpers import FAST_WORKER, count, media_files, upload, worker_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -223,23 +223,6 @@ def test_feature_import_on_a_full_disk(app, client, admin, alice, clip_bytes, mo
 @pytest.fixture
 def settings(settings):  # type: ignore[no-untyped-def]
     return settings.model_copy(update={**FAST_WORKER, "job_stale_after_s": 2.0})
-
-
-def worker_env(settings: Any, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "BACKTAL_DATABASE_URL": settings.database_url,
-            "BACKTAL_MEDIA_DIR": str(settings.media_dir),
-            "BACKTAL_FEATURE_EXTRACTOR": settings.feature_extractor,
-            "BACKTAL_WORKER_HEARTBEAT_S": str(settings.worker_heartbeat_s),
-            "BACKTAL_JOB_STALE_AFTER_S": str(settings.job_stale_after_s),
-            "BACKTAL_WORKER_POLL_S": str(settings.worker_poll_s),
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    env.update(extra)
-    return env
 
 
 def _jobs(app: Any) -> list[Job]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -42,3 +44,24 @@ def run_worker(settings: Any, **kwargs: Any) -> int:
         return worker.run(once=True)
     finally:
         worker.close()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_env(settings: Any, **extra: str) -> dict[str, str]:
+    """Environment for a worker subprocess that shares the test's database and media."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "BACKTAL_DATABASE_URL": settings.database_url,
+            "BACKTAL_MEDIA_DIR": str(settings.media_dir),
+            "BACKTAL_FEATURE_EXTRACTOR": settings.feature_extractor,
+            "BACKTAL_WORKER_HEARTBEAT_S": str(settings.worker_heartbeat_s),
+            "BACKTAL_JOB_STALE_AFTER_S": str(settings.job_stale_after_s),
+            "BACKTAL_WORKER_POLL_S": str(settings.worker_poll_s),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
+    env.update(extra)
+    return env

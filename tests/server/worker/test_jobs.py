@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from server.jobs import service as jobs
 from server.models import Feature, Job, JobKind, JobStatus, Video, VideoStatus, utcnow
 from server.worker.context import JobContext
 from server.worker.loop import Worker
-from tests.server.helpers import FAST_WORKER, run_worker, upload
+from tests.server.helpers import FAST_WORKER, run_worker, upload, worker_env
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -168,23 +167,6 @@ def test_a_worker_that_lost_its_job_cannot_publish(app, settings, client, alice,
         assert s.get(Job, job_id).status == JobStatus.queued
 
 
-def _worker_env(settings, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "BACKTAL_DATABASE_URL": settings.database_url,
-            "BACKTAL_MEDIA_DIR": str(settings.media_dir),
-            "BACKTAL_FEATURE_EXTRACTOR": settings.feature_extractor,
-            "BACKTAL_WORKER_HEARTBEAT_S": str(settings.worker_heartbeat_s),
-            "BACKTAL_JOB_STALE_AFTER_S": str(settings.job_stale_after_s),
-            "BACKTAL_WORKER_POLL_S": "0.2",
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    env.update(extra)
-    return env
-
-
 def _wait(predicate, timeout: float, what: str, details=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -198,7 +180,7 @@ def test_kill_9_mid_features_job_then_second_worker_finishes(
     settings = settings.model_copy(update={"feature_extractor": "slow-test"})
     video = upload(client, alice, clip_bytes).json()
     run_worker(settings, kinds=[JobKind.media])  # proxy + thumbnails in-process
-    env = _worker_env(settings, SLOW_EXTRACTOR_DELAY_S="0.15")
+    env = worker_env(settings, SLOW_EXTRACTOR_DELAY_S="0.15")
     cmd = [sys.executable, "-m", "tests.server.worker.slow_extractor", "--id", "victim"]
     victim_log = settings.media_dir / "victim.log"
     victim = subprocess.Popen(
@@ -239,7 +221,7 @@ def test_kill_9_mid_features_job_then_second_worker_finishes(
     while features_job().status != JobStatus.succeeded and time.monotonic() < deadline:
         rescuer = subprocess.run(
             [*rescuer_cmd, "--once"],
-            env=_worker_env(settings, SLOW_EXTRACTOR_DELAY_S="0.0"),
+            env=worker_env(settings, SLOW_EXTRACTOR_DELAY_S="0.0"),
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -270,7 +252,7 @@ def test_three_workers_thirty_jobs_each_runs_once(app, settings, client, admin, 
     r = client.post("/api/v1/videos/register", headers=admin.h, json={"paths": ["batch"]})
     assert r.status_code == 201 and len(r.json()["created"]) == 30
     trace = tmp_path / "trace.txt"
-    env = _worker_env(settings, BACKTAL_JOB_TRACE_FILE=str(trace))
+    env = worker_env(settings, BACKTAL_JOB_TRACE_FILE=str(trace))
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "server.worker", "--id", f"w{i}"],
