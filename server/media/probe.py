@@ -265,3 +265,40 @@ def _stated_duration(
     if container.duration:
         return Fraction(container.duration, av.time_base), Fraction(1)
     return None
+
+
+def open_video_stream(
+    path: str, cannot_open: str
+) -> tuple[av.container.InputContainer, Any, Fraction]:
+    """Open ``path`` for decoding its first video stream: ``(container, stream, rate)``.
+
+    ``cannot_open`` is the person-readable message when the file does not open. The caller
+    owns the container (use it as a context manager).
+    """
+    try:
+        container = av.open(path, mode="r", metadata_errors="ignore")
+    except av.FFmpegError as exc:
+        raise MediaError(cannot_open) from exc
+    try:
+        if not container.streams.video:
+            raise MediaError("The file has no video track.")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        rate = stream_frame_rate(stream)
+        if rate is None:
+            raise MediaError("The video's frame rate could not be determined.")
+    except BaseException:
+        container.close()
+        raise
+    return container, stream, rate
+
+
+def estimated_frames(container: av.container.InputContainer, stream: Any, rate: Fraction) -> int:
+    """The stream's frame count, or its duration × rate when the container states none."""
+    if stream.frames:
+        return int(stream.frames)
+    if stream.duration is not None and stream.time_base is not None:
+        return int(stream.duration * stream.time_base * rate)
+    if container.duration is not None:
+        return int(Fraction(container.duration, av.time_base) * rate)
+    return 0

@@ -33,7 +33,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Interpolation
 
 from server.media.errors import MediaCancelled, MediaError
-from server.media.probe import frame_rotation, stream_frame_rate
+from server.media.probe import estimated_frames, frame_rotation, open_video_stream
 
 ProgressFn = Callable[[float], None]
 StopFn = Callable[[], bool]
@@ -90,21 +90,12 @@ def make_proxy(
     tmp_path = os.path.join(
         folder, f".{os.path.basename(dst_path)}.{os.getpid()}-{secrets.token_hex(4)}.part"
     )
-    try:
-        container = av.open(src_path, mode="r", metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise MediaError("The original video cannot be opened for conversion.") from exc
-
+    container, stream, rate = open_video_stream(
+        src_path, "The original video cannot be opened for conversion."
+    )
     try:
         with container:
-            if not container.streams.video:
-                raise MediaError("The file has no video track.")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            rate = stream_frame_rate(stream)
-            if rate is None:
-                raise MediaError("The video's frame rate could not be determined.")
-            expected = stream.frames or int(_duration_s(container, stream) * rate) or 0
+            expected = estimated_frames(container, stream, rate)
             frames = _transcode(
                 container,
                 stream,
@@ -249,14 +240,6 @@ def _convert(frame: av.VideoFrame, size: tuple[int, int], rotation: int) -> av.V
         src_color_range=src_range,
         dst_color_range=ColorRange.MPEG,
     )
-
-
-def _duration_s(container: av.container.InputContainer, stream: Any) -> float:
-    if stream.duration is not None and stream.time_base is not None:
-        return float(stream.duration * stream.time_base)
-    if container.duration is not None:
-        return container.duration / av.time_base
-    return 0.0
 
 
 def _remove_quietly(path: str) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 from av.video.reformatter import Interpolation
 
 from server.media.errors import MediaCancelled, MediaError
-from server.media.probe import frame_rotation, stream_frame_rate
+from server.media.probe import estimated_frames, frame_rotation, open_video_stream
 
 JPEG_MAX_SIDE = 65500
 
@@ -55,22 +55,13 @@ def make_thumbnail_sprite(
     if every_s <= 0 or tile_width < 2 or columns < 1 or max_tiles < 1:
         raise ValueError("every_s, tile_width, columns and max_tiles must be positive")
     src_path, dst_path = os.fspath(src), os.fspath(dst_jpg)
-    try:
-        container = av.open(src_path, mode="r", metadata_errors="ignore")
-    except av.FFmpegError as exc:
-        raise MediaError("The video cannot be opened to make thumbnails.") from exc
-
+    container, stream, rate = open_video_stream(
+        src_path, "The video cannot be opened to make thumbnails."
+    )
     tiles: list[np.ndarray] = []
     frames: list[int] = []
     with container:
-        if not container.streams.video:
-            raise MediaError("The file has no video track.")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = stream_frame_rate(stream)
-        if rate is None:
-            raise MediaError("The video's frame rate could not be determined.")
-        total = stream.frames or _estimate_frames(container, stream, rate)
+        total = estimated_frames(container, stream, rate)
         step_s = Fraction(every_s).limit_denominator(1000)
 
         tile_w = tile_width
@@ -165,11 +156,3 @@ def _atomic_write(path: str, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
         raise
-
-
-def _estimate_frames(container: Any, stream: Any, rate: Fraction) -> int:
-    if stream.duration is not None and stream.time_base is not None:
-        return int(stream.duration * stream.time_base * rate)
-    if container.duration is not None:
-        return int(Fraction(container.duration, av.time_base) * rate)
-    return 0
