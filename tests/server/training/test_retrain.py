@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from sqlalchemy import func, select
 from server.demo import demo_plan, ground_truth, write_clip
 from server.models import Job, JobKind, ModelVersion, Prediction
 from server.worker.loop import Worker
-from tests.server.helpers import FAST_WORKER, run_worker, upload
+from tests.server.helpers import FAST_WORKER, run_worker, upload, worker_env
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -180,18 +179,23 @@ def test_refusals(client, app, settings, admin, alice, demo_files):
         assert s.scalar(select(func.count()).select_from(Job).where(Job.kind == JobKind.train)) == 2
 
 
+def wait_until_training(client, admin, job_id: int, timeout: float, poll: float) -> None:
+    """Until the job runs and has reported at least one epoch."""
+    deadline = time.monotonic() + timeout
+    while True:
+        state = client.get(f"/api/v1/jobs/{job_id}", headers=admin.h).json()
+        if state["status"] == "running" and state["metrics"]:
+            return
+        assert time.monotonic() < deadline, state
+        time.sleep(poll)
+
+
 def test_cancel_mid_training_leaves_no_version(client, app, settings, admin, annotated):
     job = train(client, admin, epochs=500).json()
     worker = Worker(settings)
     t = threading.Thread(target=worker.run, kwargs={"once": True})
     t.start()
-    deadline = time.monotonic() + 60
-    while True:
-        state = client.get(f"/api/v1/jobs/{job['id']}", headers=admin.h).json()
-        if state["status"] == "running" and state["metrics"]:
-            break
-        assert time.monotonic() < deadline, state
-        time.sleep(0.1)
+    wait_until_training(client, admin, job["id"], timeout=60, poll=0.1)
     assert client.post(f"/api/v1/jobs/{job['id']}/cancel", headers=admin.h).status_code == 200
     t.join(60)
     worker.close()
@@ -205,28 +209,15 @@ def test_kill_9_mid_training_requeues_and_leaves_no_version(
     client, app, settings, admin, annotated
 ):
     job = train(client, admin, epochs=1000).json()
-    env = {
-        **os.environ,
-        "BACKTAL_DATABASE_URL": settings.database_url,
-        "BACKTAL_MEDIA_DIR": str(settings.media_dir),
-        "BACKTAL_WORKER_HEARTBEAT_S": "0.3",
-        "BACKTAL_JOB_STALE_AFTER_S": "3",
-    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "server.worker", "--id", "doomed"],
-        env=env,
+        env=worker_env(settings),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            state = client.get(f"/api/v1/jobs/{job['id']}", headers=admin.h).json()
-            if state["status"] == "running" and state["metrics"]:
-                break
-            assert time.monotonic() < deadline, state
-            time.sleep(0.2)
+        wait_until_training(client, admin, job["id"], timeout=90, poll=0.2)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
