@@ -333,7 +333,8 @@ def test_server_killed_while_jobs_run(app, settings, client, admin, tmp_path) ->
     media = settings.media_dir
     (media / "batch").mkdir(parents=True)
     for i in range(VIDEOS):
-        write_clip(DemoClip(f"b{i}", 1.0, []), media / "batch" / f"b{i}.mp4", w=96, h=64)
+        # 6 s clips: each job runs long enough that the kill lands inside one, not between two
+        write_clip(DemoClip(f"b{i}", 6.0, []), media / "batch" / f"b{i}.mp4", w=96, h=64)
     r = client.post("/api/v1/videos/register", headers=admin.h, json={"paths": ["batch"]})
     assert r.status_code == 201
     vid = r.json()["created"][0]["id"]
