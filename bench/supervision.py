@@ -99,14 +99,26 @@ class Settings:
     gt_sha: str
     clicks_sha: str
     zero_losses: tuple[str, ...] = ()  # BackTAL loss terms switched off (ablations)
+    sim_overrides: tuple[tuple[str, float], ...] = ()  # SimParams fields set by --sim-param
+
+    def sim_params(self) -> Any:
+        from model import sim
+
+        overrides: dict[str, Any] = dict(self.sim_overrides)
+        return sim.SimParams(feature_dim=self.feature_dim, T=self.T, **overrides)
 
     def key(self) -> dict[str, Any]:
+        from dataclasses import asdict
+
         out = dict(self.__dict__)
         del out["seeds"], out["modes"]  # adding seeds or modes to a finished run is fine
         if self.zero_losses:
             out["zero_losses"] = sorted(self.zero_losses)
         else:
             del out["zero_losses"]
+        del out["sim_overrides"]
+        # the resolved sim parameters: a changed SimParams default invalidates old results
+        out["sim_params"] = asdict(self.sim_params())
         return out
 
 
@@ -512,16 +524,18 @@ def ensure_sim(
     settings: Settings, gt: Path, clicks: Path, seed: int, root: Path, log: Callable[[str], None]
 ) -> Path:
     """Generate the sim of ``seed`` unless a matching one is already there."""
+    from dataclasses import asdict
+
     from model import sim
 
     out = root / f"sim-seed{seed}"
     cfg_path = out / "sim_config.json"
+    params = settings.sim_params()
     if cfg_path.exists():
         cfg = json.loads(cfg_path.read_text())
         if (
             cfg["seed"] == seed
-            and cfg["params"]["feature_dim"] == settings.feature_dim
-            and cfg["params"]["T"] == settings.T
+            and cfg["params"] == asdict(params)
             and cfg["limit_videos"] == settings.limit
             and cfg["gt"]["sha256"] == settings.gt_sha
             and cfg["clicks"]["sha256"] == settings.clicks_sha
@@ -529,7 +543,6 @@ def ensure_sim(
             log(f"reusing {out}")
             return out
     log(f"generating THUMOS14-sim seed {seed} in {out}")
-    params = sim.SimParams(feature_dim=settings.feature_dim, T=settings.T)
     summary = sim.make_sim(
         gt, clicks, out, seed, params, limit_videos=settings.limit, progress=False
     )
@@ -635,7 +648,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="feed the raw sim features (default: z-score with training-split statistics)",
     )
-    p.add_argument("--epochs", type=int, default=None, help="default 8 (published: 40)")
+    p.add_argument("--epochs", type=int, default=None, help="default 40 (published), --quick 10")
     p.add_argument("--batch-size", type=int, default=8, help="published: 16")
     p.add_argument("--lr", type=float, default=1e-3, help="published: 1e-4 (40 epochs)")
     p.add_argument("--holdout", type=float, default=0.1)
@@ -647,15 +660,48 @@ def build_parser() -> argparse.ArgumentParser:
         choices=LOSS_TERMS,
         help="ablation: set this BackTAL loss weight to 0 (repeatable)",
     )
+    p.add_argument(
+        "--sim-param",
+        dest="sim_params",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a model.sim.SimParams field (repeatable), e.g. app_class_norm=3 "
+        "mot_class_norm=3 camera_norm=3 for the first sim version",
+    )
     p.add_argument("--device", default="cpu")
     return p
+
+
+def parse_sim_params(pairs: Sequence[str]) -> tuple[tuple[str, float], ...]:
+    """``NAME=VALUE`` strings -> sorted (name, number) pairs, checked against SimParams."""
+    from dataclasses import fields
+
+    from model import sim
+
+    known = {f.name for f in fields(sim.SimParams)} - {"feature_dim", "T"}
+    out: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in known:
+            raise SystemExit(
+                f"--sim-param {pair!r}: expected NAME=VALUE with NAME one of "
+                f"{', '.join(sorted(known))} (use --feature-dim / --T for those two)"
+            )
+        try:
+            number = float(value)
+        except ValueError:
+            raise SystemExit(f"--sim-param {pair!r}: {value!r} is not a number") from None
+        out[name] = int(number) if name == "subsamples" else number
+    return tuple(sorted(out.items()))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
     limit = args.limit if args.limit is not None else (60 if args.quick else None)
-    epochs = args.epochs or 8
+    epochs = args.epochs or (10 if args.quick else 40)
     settings = Settings(
         seeds=tuple(seeds),
         modes=tuple(args.modes),
@@ -673,6 +719,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         gt_sha=_sha256(args.gt),
         clicks_sha=_sha256(args.clicks),
         zero_losses=tuple(args.zero_losses),
+        sim_overrides=parse_sim_params(args.sim_params),
     )
     command = "python bench/supervision.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.sim import SimParams
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -172,3 +174,27 @@ def test_zero_loss_ablation_switches_the_term_off(tmp_path: Path) -> None:
     assert c["click"] > 0 and c["total"] == pytest.approx(rest, rel=1e-5)
     args = bench.build_parser().parse_args(["--zero-loss", "click", "--zero-loss", "embedding"])
     assert args.zero_losses == ["click", "embedding"]
+
+
+def test_sim_param_overrides_reach_the_sim_and_the_results_identity(tmp_path: Path) -> None:
+    assert bench.parse_sim_params(["app_class_norm=3", "camera_norm=3.5"]) == (
+        ("app_class_norm", 3.0),
+        ("camera_norm", 3.5),
+    )
+    for bad in (["nope=1"], ["app_class_norm"], ["app_class_norm=x"], ["T=10"]):
+        with pytest.raises(SystemExit):
+            bench.parse_sim_params(bad)
+    gt, clicks = _inputs(tmp_path, CLICKS_A)
+    default = _settings(gt, clicks, ("bg-click",))
+    first = replace(default, sim_overrides=(("app_class_norm", 3.0),))
+    assert default.key()["sim_params"]["app_class_norm"] == SimParams().app_class_norm
+    assert first.key()["sim_params"]["app_class_norm"] == 3.0
+    assert default.key() != first.key()  # results of one sim never resume into the other
+    logs: list[str] = []
+    out = bench.ensure_sim(first, gt, clicks, 0, tmp_path, logs.append)
+    cfg = json.loads((out / "sim_config.json").read_text())
+    assert cfg["params"]["app_class_norm"] == 3.0
+    bench.ensure_sim(first, gt, clicks, 0, tmp_path, logs.append)
+    assert logs[-1].startswith("reusing")
+    bench.ensure_sim(default, gt, clicks, 0, tmp_path, logs.append)  # changed -> regenerated
+    assert logs[-1].startswith("  ") and logs[-2].startswith("generating")
