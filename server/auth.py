@@ -15,6 +15,7 @@ import time
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -86,7 +87,12 @@ class TokenCache:
             self._entries.clear()
 
 
-def current_user(
+def _lookup_user(factory: sessionmaker[Session], token: str) -> User | None:
+    with factory() as session:
+        return user_for_token(session, token)
+
+
+async def current_user(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> User:
@@ -95,6 +101,9 @@ def current_user(
     The request's own transaction starts only when the route first touches the database,
     so a long upload does not hold a database transaction (or SQLite's write lock) open.
     The returned ``User`` is detached: read its columns, don't modify it.
+
+    Async on purpose: a token-cache hit costs no thread hop; a miss does its database
+    lookup in the threadpool.
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing token: send the header 'Authorization: Bearer <token>'")
@@ -103,8 +112,7 @@ def current_user(
     user = cache.get(digest)
     if user is None:
         factory: sessionmaker[Session] = request.app.state.sessionmaker
-        with factory() as session:
-            user = user_for_token(session, credentials.credentials)
+        user = await run_in_threadpool(_lookup_user, factory, credentials.credentials)
         if user is None:
             raise Unauthorized("invalid or revoked token")
         cache.put(digest, user)
@@ -115,7 +123,7 @@ def current_user(
 CurrentUser = Annotated[User, Depends(current_user, scope="function")]
 
 
-def require_admin(user: CurrentUser) -> User:
+async def require_admin(user: CurrentUser) -> User:
     if user.role != Role.admin:
         raise Forbidden("this action needs the admin role")
     return user

@@ -2,11 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
 
 from server.auth import CurrentUser, SessionDep
 from server.clicks import service
 from server.clicks.schemas import ClickIn, ClickOut, click_out
+from server.db import session_scope
+from server.models import User
 
 router = APIRouter(tags=["clicks"])
 
@@ -17,13 +21,24 @@ router = APIRouter(tags=["clicks"])
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "This client_key was seen before: the stored click."}},
 )
-def add_click(
-    video_id: int, body: ClickIn, response: Response, user: CurrentUser, session: SessionDep
-) -> ClickOut:
-    click, created = service.add_click(session, video_id, user, body)
-    if not created:
-        response.status_code = status.HTTP_200_OK
-    return click_out(click)
+async def add_click(video_id: int, body: ClickIn, request: Request, user: CurrentUser) -> Response:
+    # Async with one threadpool hop for the whole transaction, and the response serialised
+    # once (a returned Response skips FastAPI's second validation against response_model):
+    # this route is hit once per annotator keystroke (docs/performance.md).
+    factory = request.app.state.sessionmaker
+    click, created = await run_in_threadpool(_add_click, factory, video_id, user, body)
+    return Response(
+        content=click.model_dump_json(),
+        status_code=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        media_type="application/json",
+    )
+
+
+def _add_click(
+    factory: sessionmaker[Session], video_id: int, user: User, body: ClickIn
+) -> tuple[ClickOut, bool]:
+    with session_scope(factory) as session:
+        return service.add_click(session, video_id, user, body)
 
 
 @router.get("/videos/{video_id}/clicks", response_model=list[ClickOut])

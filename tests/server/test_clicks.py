@@ -59,6 +59,29 @@ def test_client_key_makes_clicks_idempotent(client, app, alice, bob, video):
     assert count(app, Click) == 2
 
 
+def test_created_click_reads_back_identically(client, alice, video, cls):
+    """The write path answers from Core rows, the read path from ORM entities: same JSON."""
+    made = [
+        post_click(client, alice, video["id"], t_s=0.5).json(),
+        post_click(client, alice, video["id"], t_s=1.5, client_key="same").json(),
+        post_click(client, alice, video["id"], t_s=1.5, client_key="same").json(),
+        post_click(
+            client,
+            alice,
+            video["id"],
+            t_s=2.5,
+            kind="action",
+            class_id=cls["id"],
+            while_playing=False,
+            client_elapsed_ms=0,
+        ).json(),
+    ]
+    listed = client.get(f"/api/v1/videos/{video['id']}/clicks", headers=alice.h).json()
+    assert made[1] == made[2]
+    assert listed == [made[0], made[1], made[3]]
+    assert made[0]["created_at"].endswith(("Z", "+00:00"))
+
+
 @pytest.mark.parametrize("t_s", [-0.5, 4.01, 1e9])
 def test_time_outside_video_is_refused(client, app, alice, video, t_s):
     r = post_click(client, alice, video["id"], t_s=t_s)
