@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.auth import TokenCache
 from server.clicks.routes import router as clicks_router
+from server.clicks.service import VideoFactsCache
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker
 from server.errors import ERROR_RESPONSES, SECURITY_HEADERS, install_error_handlers
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.token_cache = TokenCache(settings.token_cache_s)
+    app.state.video_facts = VideoFactsCache()
 
     install_error_handlers(app)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)
@@ -99,10 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ok"}
 
     for router in (
+        clicks_router,  # first: the hottest route matches without scanning the others
         users_router,
         videos_router,
         labels_router,
-        clicks_router,
         exports_router,
         jobs_router,
         features_router,

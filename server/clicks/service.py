@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import threading
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,45 +27,90 @@ def validate_click_time(video: Any, t_s: float, end_s: float | None = None) -> N
         raise Unprocessable(f"end_s={end_s:g} must lie in [t_s, {video.duration_s:g}] seconds")
 
 
-def validate_kind(session: Session, kind: ClickKind, class_id: int | None) -> None:
+def validate_kind(db: Session | Connection, kind: ClickKind, class_id: int | None) -> None:
     if kind == ClickKind.background and class_id is not None:
         raise Unprocessable("a background click has no class_id")
     if kind == ClickKind.action:
         if class_id is None:
             raise Unprocessable("an action click needs a class_id")
-        check_class_ids(session, [class_id])
+        check_class_ids(db, [class_id])
 
 
-def _by_key(session: Session, annotator_id: int, key: str) -> Click | None:
-    return session.scalar(
-        select(Click).where(Click.annotator_id == annotator_id, Click.client_key == key)
-    )
+class VideoFacts(NamedTuple):
+    """What a click needs of its video; fixed when the video is created (probe), never
+    updated, so caching them per process is safe. Deletion is *not* cached: the INSERT
+    itself checks it."""
+
+    duration_s: float
+    fps: float
+    frame_count: int
 
 
-def add_click(session: Session, video_id: int, user: User, body: ClickIn) -> tuple[ClickOut, bool]:
+class VideoFactsCache:
+    """Per-process cache video id -> VideoFacts (bounded; cleared when full)."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: dict[int, VideoFacts] = {}
+        self._lock = threading.Lock()
+
+    def get(self, video_id: int) -> VideoFacts | None:
+        return self._entries.get(video_id)
+
+    def put(self, video_id: int, facts: VideoFacts) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[video_id] = facts
+
+
+_VIDEO_FOR_CLICK = select(Video.duration_s, Video.fps, Video.frame_count, Video.deleted_at).where(
+    Video.id == bindparam("video_id")
+)
+
+
+def _live_video_facts(conn: Connection, video_id: int, cache: VideoFactsCache) -> VideoFacts:
+    """The video's facts (404 unknown, 410 deleted): from the cache when it has them."""
+    facts = cache.get(video_id)
+    if facts is not None:
+        return facts
+    row = conn.execute(_VIDEO_FOR_CLICK, {"video_id": video_id}).first()
+    if row is None:
+        raise NotFound(f"video {video_id} does not exist")
+    if row.deleted_at is not None:
+        raise Gone(f"video {video_id} was deleted")
+    facts = VideoFacts(row.duration_s, row.fps, row.frame_count)
+    cache.put(video_id, facts)
+    return facts
+
+
+def add_click(
+    conn: Connection, video_id: int, user: User, body: ClickIn, cache: VideoFactsCache
+) -> tuple[ClickOut, bool]:
     """Store a click; with a ``client_key`` seen before, return that click instead.
 
-    Returns ``(click, created)``. With a key, the row is written with ``INSERT … ON
-    CONFLICT (annotator_id, client_key) DO NOTHING``: concurrent retries of one key are
-    settled by the unique index in one statement, and the loser reads the winner's row.
+    Returns ``(click, created)``. This is the hottest write of the product (one per
+    annotator keystroke), so the write is **one statement**:
 
-    This is the hottest write of the product (every annotator keystroke), so it runs on
-    SQLAlchemy Core: one SELECT of the four video columns it needs, one INSERT … RETURNING,
-    no ORM entities (measured in docs/performance.md).
+        INSERT INTO clicks (...) SELECT <values> FROM videos
+        WHERE videos.id = :video AND videos.deleted_at IS NULL
+        ON CONFLICT (annotator_id, client_key) DO NOTHING RETURNING clicks.*
+
+    It is atomic on its own (the caller may run it in autocommit mode: one round trip),
+    refuses a deleted video in the same statement, and settles concurrent retries of one
+    key on the unique index. Only when it returns no row (a retried key, or a video deleted
+    since its facts were cached) do follow-up reads find out which. The video's time facts
+    come from ``cache`` (immutable), so the happy path needs no other query.
     """
-    conn = session.connection()
-    video = conn.execute(_VIDEO_FOR_CLICK, {"video_id": video_id}).first()
-    if video is None:
-        raise NotFound(f"video {video_id} does not exist")
-    if video.deleted_at is not None:
-        raise Gone(f"video {video_id} was deleted")
-    validate_click_time(video, body.t_s)
-    validate_kind(session, body.kind, body.class_id)
-    values = {
-        "video_id": video.id,
+    facts = _live_video_facts(conn, video_id, cache)
+    validate_click_time(facts, body.t_s)
+    validate_kind(conn, body.kind, body.class_id)
+    table = Click.__table__
+    values: dict[str, Any] = {
+        "video_id": video_id,
         "annotator_id": user.id,
         "t_s": body.t_s,
-        "frame_index": frame_index(body.t_s, video.fps, video.frame_count),
+        "frame_index": frame_index(body.t_s, facts.fps, facts.frame_count),
         "kind": body.kind,
         "class_id": body.class_id,
         "client_key": body.client_key,
@@ -72,28 +119,55 @@ def add_click(session: Session, video_id: int, user: User, body: ClickIn) -> tup
         "created_at": utcnow(),
         "save_count": 1,
     }
-    columns = Click.__table__.c
-    if body.client_key is None:
-        new = conn.execute(insert(Click).values(**values).returning(*columns)).one()
-        return _out(new), True
-    stmt = _insert_for(session)(Click).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["annotator_id", "client_key"])
-    row = conn.execute(stmt.returning(*columns)).first()
+    stmt = _click_insert(conn.dialect.name, body.client_key is not None)
+    row = conn.execute(stmt, values).first()
     if row is not None:
         return _out(row), True
-    existing = conn.execute(
-        select(*columns).where(
-            columns.annotator_id == user.id, columns.client_key == body.client_key
-        )
-    ).first()
-    if existing is None:  # pragma: no cover - the conflicting row must exist
-        raise RuntimeError("client_key conflict without a stored click")
-    return _out(existing), False
+    if body.client_key is not None:
+        existing = conn.execute(
+            select(*table.c).where(
+                table.c.annotator_id == user.id, table.c.client_key == body.client_key
+            )
+        ).first()
+        if existing is not None:
+            return _out(existing), False
+    # no row and no earlier click of this key: the video went away after it was cached
+    deleted = conn.execute(_VIDEO_FOR_CLICK, {"video_id": video_id}).first()
+    if deleted is None:
+        raise NotFound(f"video {video_id} does not exist")
+    raise Gone(f"video {video_id} was deleted")
 
 
-_VIDEO_FOR_CLICK = select(
-    Video.id, Video.duration_s, Video.fps, Video.frame_count, Video.deleted_at
-).where(Video.id == bindparam("video_id"))
+_INSERT_COLUMNS = (
+    "video_id",
+    "annotator_id",
+    "t_s",
+    "frame_index",
+    "kind",
+    "class_id",
+    "client_key",
+    "client_elapsed_ms",
+    "while_playing",
+    "created_at",
+    "save_count",
+)
+
+
+@functools.cache
+def _click_insert(dialect: str, on_conflict: bool) -> Any:
+    """The click INSERT … SELECT … RETURNING, built once per dialect (SQLAlchemy then
+    reuses its compiled form: no statement construction or cache-key work per click)."""
+    table = Click.__table__
+    source = select(
+        *(bindparam(name, type_=table.c[name].type).label(name) for name in _INSERT_COLUMNS)
+    ).where(Video.id == bindparam("video_id"), Video.deleted_at.is_(None))
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    stmt: Any = insert(Click).from_select(list(_INSERT_COLUMNS), source)
+    if on_conflict:
+        stmt = stmt.on_conflict_do_nothing(index_elements=["annotator_id", "client_key"])
+    return stmt.returning(*table.c)
 
 
 def _out(row: Any) -> ClickOut:
@@ -114,16 +188,6 @@ def _out(row: Any) -> ClickOut:
         created_at=m["created_at"],
         deleted=m["deleted_at"] is not None,
     )
-
-
-def _insert_for(session: Session) -> Any:
-    """The dialect's INSERT with ON CONFLICT support (PostgreSQL and SQLite have it)."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"unsupported database dialect {name!r}")
 
 
 def list_clicks(

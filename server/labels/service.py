@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, delete, select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, Unprocessable
@@ -25,7 +25,7 @@ def create_class(session: Session, name: str) -> ActionClass:
     return cls
 
 
-def check_class_ids(session: Session, class_ids: list[int]) -> None:
+def check_class_ids(session: Session | Connection, class_ids: list[int]) -> None:
     known = set(session.scalars(select(ActionClass.id).where(ActionClass.id.in_(class_ids))))
     unknown = sorted(set(class_ids) - known)
     if unknown:

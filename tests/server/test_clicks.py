@@ -122,6 +122,22 @@ def test_click_on_deleted_or_missing_video(client, app, admin, alice, video):
     assert count(app, Click) == 0
 
 
+def test_click_on_video_deleted_after_its_facts_were_cached(client, app, admin, alice, video):
+    """The click path caches a video's (immutable) time facts; deletion is checked by the
+    INSERT itself, so a cached video that is deleted later still answers 410."""
+    vid = video["id"]
+    assert post_click(client, alice, vid, t_s=0.5, client_key="before").status_code == 201
+    assert app.state.video_facts.get(vid) is not None
+    assert client.delete(f"/api/v1/videos/{vid}", headers=admin.h).status_code == 204
+    for key in (None, "after"):
+        r = post_click(client, alice, vid, t_s=0.6, client_key=key)
+        assert r.status_code == 410 and r.json()["detail"] == f"video {vid} was deleted"
+    # a retry of a click acknowledged before the deletion still gets its click back
+    again = post_click(client, alice, vid, t_s=0.5, client_key="before")
+    assert again.status_code == 200 and again.json()["t_s"] == 0.5
+    assert count(app, Click) == 1
+
+
 def test_annotators_see_and_delete_only_their_own(client, app, admin, alice, bob, video):
     a = post_click(client, alice, video["id"], t_s=1.0).json()
     b = post_click(client, bob, video["id"], t_s=2.0).json()
