@@ -10,6 +10,7 @@ import time
 import traceback
 import uuid
 
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from server.config import Settings
@@ -102,7 +103,20 @@ class Worker:
         """Loop until stopped (or, with ``once``, until the queue is empty)."""
         done = 0
         while not self.stop_event.is_set():
-            if self.run_one():
+            try:
+                ran = self.run_one()
+            except (OperationalError, InterfaceError) as exc:
+                # The database went away (restart, failover, network): nothing was claimed
+                # or published by this attempt (every step is one transaction). The pool
+                # drops the dead connections; wait and poll again instead of dying.
+                log.warning(
+                    "worker %s: database unavailable (%s); retrying",
+                    self.worker_id,
+                    str(exc).splitlines()[0][:200],
+                )
+                self.stop_event.wait(self.settings.worker_poll_s)
+                continue
+            if ran:
                 done += 1
                 if max_jobs is not None and done >= max_jobs:
                     break

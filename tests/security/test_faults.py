@@ -122,6 +122,58 @@ def test_connections_killed_during_clicks_lose_no_acknowledged_click(app, clip_b
     assert dict(rows) == acked  # each acknowledged id is the stored one
 
 
+def _terminate_backends(url: str, dbname: str | None) -> int:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM "
+                        "pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()) t"
+                    ),
+                    {"db": dbname},
+                ).scalar_one()
+            )
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_worker_survives_its_database_connections_being_killed(app, alice, clip_bytes) -> None:  # type: ignore[no-untyped-def]
+    """A worker whose pooled connections die (a PostgreSQL restart, a failover) logs, waits
+    and carries on: the next job is still done by the same, still running, worker."""
+    settings = app.state.settings.model_copy(update=FAST_WORKER)
+    if settings.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only")
+    from fastapi.testclient import TestClient
+
+    worker = Worker(settings, worker_id="survivor")
+    runner = threading.Thread(target=worker.run, daemon=True)
+    runner.start()
+    try:
+        time.sleep(1.0)  # it has polled: its pool holds a live connection
+        assert _terminate_backends(settings.database_url, app.state.engine.url.database) > 0
+        with TestClient(app) as c:
+            r = upload(c, alice, clip_bytes)
+            if r.status_code == 503:  # the API's own pooled connection was killed too
+                r = upload(c, alice, clip_bytes)
+            assert r.status_code == 201, r.text
+        vid = r.json()["id"]
+
+        def ready() -> bool:
+            with app.state.sessionmaker() as s:
+                return s.get(Video, vid).status == VideoStatus.ready  # type: ignore[union-attr]
+
+        wait_for(ready, 120, "the video to be processed after the connections were killed")
+        assert runner.is_alive()
+        assert {j.worker_id for j in _jobs(app)} == {"survivor"}
+    finally:
+        worker.stop_event.set()
+        runner.join(30)
+        worker.close()
+
+
 # ------------------------------------------------------------------- disk full on upload
 
 
