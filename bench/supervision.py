@@ -14,15 +14,16 @@ per-snippet cross-entropy (C + 1 classes, labels from the GT segments), same opt
 epochs, hold-out selection, post-processing (``model.postprocess.localize`` on the class
 posteriors) and evaluation.
 
-    python bench/supervision.py --quick        # 1 seed, 60 + 60 videos: < 1 min on 2 quiet cores
-    python bench/supervision.py                # 3 seeds, all 200 + 210 videos: 6-7 min quiet,
-                                               # 21 min measured under load (docs/benchmarks.md)
+    python bench/supervision.py --quick        # 1 seed, 60 + 60 videos, 10 epochs
+    python bench/supervision.py                # 3 seeds, all 200 + 210 videos, 40 epochs:
+                                               # 22 min on 2 quiet cores (docs/benchmarks.md)
     python bench/supervision.py --device cuda --feature-dim 2048 --T 750 --hidden 2048 \
         --aux-hidden 512 --batch-size 16 --lr 1e-4 --epochs 40 --filter-norm none \
         --no-standardize                       # the published network and recipe, on a GPU
 
-CPU defaults (chosen once, the same for every mode; why: docs/benchmarks.md): D = 2x128,
-T = 375, widths 128, 8 epochs, batch 8, lr 1e-3, z-scored features, filter_norm="topk".
+CPU defaults (chosen once, the same for every mode; why: docs/benchmarks.md): sim v2 (the
+``model.sim.SimParams`` defaults), D = 2x128, T = 375, widths 128, 40 epochs, batch 8, lr 1e-3,
+z-scored features, filter_norm="topk". ``--sim-param NAME=VALUE`` overrides any sim parameter.
 
 Any click CSV in the COIN layout can be passed with ``--clicks`` (e.g. a second annotator's).
 """
