@@ -23,7 +23,8 @@ posteriors) and evaluation.
 
 CPU defaults (chosen once, the same for every mode; why: docs/benchmarks.md): sim v2 (the
 ``model.sim.SimParams`` defaults), D = 2x128, T = 375, widths 128, 40 epochs, batch 8, lr 1e-3,
-z-scored features, filter_norm="topk". ``--sim-param NAME=VALUE`` overrides any sim parameter.
+z-scored features, the published foreground filter (``--filter-norm topk`` for the top-k
+normalised one). ``--sim-param NAME=VALUE`` overrides any sim parameter.
 
 Any click CSV in the COIN layout can be passed with ``--clicks`` (e.g. a second annotator's).
 """
@@ -640,8 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--filter-norm",
         choices=FILTER_NORMS,
-        default="topk",
-        help="'none' = published filter (collapses here, see docs/benchmarks.md)",
+        default="none",
+        help="'none' = the published filter (default); 'topk' = top-k normalised weights, "
+        "which avoid the collapse of short trainings (docs/benchmarks.md)",
     )
     p.add_argument(
         "--no-standardize",

@@ -153,6 +153,7 @@ def test_quick_and_full_defaults() -> None:
     parser = bench.build_parser()
     args = parser.parse_args(["--quick"])
     assert args.quick and args.hidden == 128 and args.T == 375
+    assert parser.parse_args([]).filter_norm == "none"  # the published filter by default
     with pytest.raises(SystemExit):
         parser.parse_args(["--modes", "clicks"])
 
