@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from server.clicks.schemas import ClickIn, ClickOut
+from server.clicks.schemas import ClickIn, ClickOut, click_out
 from server.errors import Forbidden, Gone, NotFound, Unprocessable
 from server.labels.service import check_class_ids
 from server.models import Click, ClickKind, Role, User, Video, utcnow
@@ -122,7 +122,7 @@ def add_click(
     stmt = _click_insert(conn.dialect.name, body.client_key is not None)
     row = conn.execute(stmt, values).first()
     if row is not None:
-        return _out(row), True
+        return click_out(row), True
     if body.client_key is not None:
         existing = conn.execute(
             select(*table.c).where(
@@ -130,7 +130,7 @@ def add_click(
             )
         ).first()
         if existing is not None:
-            return _out(existing), False
+            return click_out(existing), False
     # no row and no earlier click of this key: the video went away after it was cached
     deleted = conn.execute(_VIDEO_FOR_CLICK, {"video_id": video_id}).first()
     if deleted is None:
@@ -168,26 +168,6 @@ def _click_insert(dialect: str, on_conflict: bool) -> Any:
     if on_conflict:
         stmt = stmt.on_conflict_do_nothing(index_elements=["annotator_id", "client_key"])
     return stmt.returning(*table.c)
-
-
-def _out(row: Any) -> ClickOut:
-    """A clicks-table row (Core) -> the API schema."""
-    m = row._mapping
-    return ClickOut(
-        id=m["id"],
-        video_id=m["video_id"],
-        annotator_id=m["annotator_id"],
-        t_s=m["t_s"],
-        end_s=m["end_s"],
-        frame_index=m["frame_index"],
-        kind=m["kind"],
-        class_id=m["class_id"],
-        client_key=m["client_key"],
-        client_elapsed_ms=m["client_elapsed_ms"],
-        while_playing=m["while_playing"],
-        created_at=m["created_at"],
-        deleted=m["deleted_at"] is not None,
-    )
 
 
 def list_clicks(
