@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,8 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+
+from model.timebase import snippet_index
 
 IGNORE = -100  # "no click here" in point labels
 
@@ -51,13 +52,6 @@ class VideoItem:
     @property
     def num_snippets(self) -> int:
         return int(self.features.shape[0])
-
-
-def snippet_index(t_s: float, duration: float, num_snippets: int) -> int:
-    """Official rule: min(T - 1, floor(t / duration * T))."""
-    if t_s < 0 or duration <= 0:
-        raise ValueError(f"need t_s >= 0 and duration > 0, got t_s={t_s}, duration={duration}")
-    return min(num_snippets - 1, math.floor(t_s / duration * num_snippets))
 
 
 def resample_features(features: np.ndarray, num_snippets: int) -> np.ndarray:

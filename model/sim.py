@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from model.timebase import snippet_index
+
 IGNORE = -100
 """Label value of snippets without a click (PyTorch's default ``ignore_index``)."""
 
@@ -317,11 +319,6 @@ def is_background(row: ClickRow) -> bool:
     if row.tag:
         return "background" in row.tag.lower()
     return row.tag_id == BACKGROUND_TAG_ID
-
-
-def snippet_index(t_s: float, duration: float, T: int) -> int:
-    """Official rule: ``min(T-1, floor(t / duration * T))`` (negative times clamp to 0)."""
-    return max(0, min(T - 1, math.floor(t_s / duration * T)))
 
 
 # ----------------------------------------------------------------------------- world

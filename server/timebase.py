@@ -4,11 +4,18 @@ Time is stored in seconds; the frame index beside it follows one rule everywhere
 ``frame = floor(t · fps)`` (clamped to the video), and the official snippet index of the
 BackTAL features is ``min(T − 1, floor(t / duration · T))``. A tiny tolerance keeps a time
 that lands exactly on a frame boundary (``k / fps``) in frame ``k`` despite rounding.
+
+The snippet rule has one home, :mod:`model.timebase` (the trainer uses it too); it is
+re-exported here so the server's time conventions are in one import.
 """
 
 from __future__ import annotations
 
 import math
+
+from model.timebase import snippet_index
+
+__all__ = ["EPS", "format_seconds", "frame_index", "snippet_index"]
 
 EPS = 1e-6
 
@@ -18,13 +25,6 @@ def frame_index(t_s: float, fps: float, frame_count: int) -> int:
     if fps <= 0 or frame_count <= 0:
         raise ValueError("fps and frame_count must be positive")
     return max(0, min(frame_count - 1, math.floor(t_s * fps + EPS)))
-
-
-def snippet_index(t_s: float, duration_s: float, num_snippets: int) -> int:
-    """The official BackTAL rule: ``min(T − 1, floor(t / duration · T))``."""
-    if duration_s <= 0 or num_snippets <= 0:
-        raise ValueError("duration and T must be positive")
-    return max(0, min(num_snippets - 1, math.floor(t_s / duration_s * num_snippets + EPS)))
 
 
 def format_seconds(t: float) -> str:

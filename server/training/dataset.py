@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from model.data import VideoItem
+from model.timebase import snippet_index
 from server.models import (
     ActionClass,
     Click,
@@ -33,7 +34,6 @@ from server.models import (
     Video,
     VideoLabel,
 )
-from server.timebase import snippet_index
 
 
 @dataclass

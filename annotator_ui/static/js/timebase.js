@@ -1,6 +1,7 @@
-// Time rules of the browser side; mirror of server/timebase.py.
+// Time rules of the browser side; mirror of server/timebase.py (frames) and
+// model/timebase.py (snippets, the one home of that rule):
 //   frame   = floor(t·fps + EPS), clamped to [0, frameCount − 1]
-//   snippet = min(T − 1, floor(t / duration · T + EPS))
+//   snippet = min(T − 1, floor(t / duration · T + EPS)), clamped to [0, T − 1]
 // Seeks land in the middle of a frame ((k + 0.5) / fps) so the browser shows frame k
 // whatever its rounding, and frameIndex() of that time gives k back.
 
