@@ -1,0 +1,278 @@
+"""Where a background click would teach the model most, and which clicks look wrong.
+
+Pure numpy (no torch, no server): the worker calls it after each prediction job, the
+benchmark calls it on simulated videos. Design and measurements: ``docs/guided.md``.
+
+Suggestion signals, each a per-snippet curve in [0, 1] (snippet ``k`` of ``T`` is centred at
+``(k + 0.5) · duration / T``):
+
+* ``low_confidence`` — inside a predicted segment, ``4·f·(1 − f)`` with ``f`` the segment
+  class's normalised CAS: the model calls the moment action but only half-heartedly. A
+  background click is informative only where the model predicts action (elsewhere it
+  already says background), and most where it is unsure.
+* ``branch_disagreement`` — ``|a − p|`` with ``a`` the filter's foreground weight (what the
+  suppressed branch sees) and ``p`` the base branch's foreground probability
+  (``1 − softmax(CAS_base)[background]``): the two halves of BackTAL disagree about whether
+  the snippet is background, which is exactly the question a background click answers.
+* ``segment_border`` — in a band of ``border_s`` just outside a predicted segment,
+  ``clip(score)·f``: activation that bleeds past the segment's edge, the action-context
+  confusion that background clicks exist to fix.
+* ``unlabelled_activation`` — for classes the video is labelled *without*,
+  ``f · clip(video_score / class_threshold)``: the model sees a class nobody saw in the
+  video; whatever it fires on is background (for that class).
+
+The score of a snippet is the largest weighted signal (its reason is that signal's name);
+suggestions are picked greedily, best first, at least ``min_spacing_s`` apart, none within
+``click_radius_s`` of an existing background click, none below ``min_score``.
+
+Click QA (:func:`flag_click`): a background click strictly inside (by ``margin_s``) a
+predicted segment of score ≥ ``min_score`` (“confident”), or inside a ground-truth segment,
+is flagged with each reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+LOW_CONFIDENCE = "low_confidence"
+BRANCH_DISAGREEMENT = "branch_disagreement"
+SEGMENT_BORDER = "segment_border"
+UNLABELLED_ACTIVATION = "unlabelled_activation"
+REASONS = (LOW_CONFIDENCE, BRANCH_DISAGREEMENT, SEGMENT_BORDER, UNLABELLED_ACTIVATION)
+
+INSIDE_PREDICTION = "inside_prediction"
+INSIDE_GROUND_TRUTH = "inside_ground_truth"
+FLAG_REASONS = (INSIDE_PREDICTION, INSIDE_GROUND_TRUTH)
+
+# (start_s, end_s, class, score) — model.postprocess.Segment; class = index (or any int id)
+SegmentT = tuple[float, float, int, float]
+GTSegmentT = tuple[float, float, int]
+
+
+@dataclass(frozen=True)
+class SuggestConfig:
+    max_suggestions: int = 5
+    min_spacing_s: float = 2.0
+    click_radius_s: float = 1.0
+    min_score: float = 0.2
+    border_s: float = 1.0
+    class_threshold: float = 0.25  # the video score at which a class counts as present
+    weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(REASONS, 1.0))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    t_s: float
+    score: float
+    reason: str
+    class_index: int | None  # the class whose activation made the signal (None: no class)
+
+
+@dataclass(frozen=True)
+class ClickFlag:
+    reason: str  # INSIDE_PREDICTION | INSIDE_GROUND_TRUTH
+    class_index: int
+    start_s: float
+    end_s: float
+    score: float | None  # the segment's score; None for ground truth
+
+
+def snippet_times(num_snippets: int, duration_s: float) -> np.ndarray:
+    """Centres of the snippets.  # () -> (T,)"""
+    return (np.arange(num_snippets) + 0.5) * (duration_s / num_snippets)
+
+
+def signal_curves(
+    cas: np.ndarray,
+    video_scores: np.ndarray,
+    segments: Sequence[SegmentT],
+    duration_s: float,
+    *,
+    labels: Collection[int] | None = None,
+    fg_filter: np.ndarray | None = None,
+    fg_base: np.ndarray | None = None,
+    config: SuggestConfig | None = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each available signal as (value, class): ``# (T,) float in [0, 1], (T,) int (−1: none)``.
+
+    cas: (C, T) min-max normalised CAS of the action classes (``PredictionResult.cas``);
+    video_scores: (C,); segments: (start_s, end_s, class index, score); labels: the class
+    indices the video is labelled with (None: nobody labelled it → no
+    ``unlabelled_activation``); fg_filter, fg_base: (T,) in [0, 1] (None → no
+    ``branch_disagreement``).
+    """
+    cfg = config or SuggestConfig()
+    cas = np.clip(np.asarray(cas, dtype=np.float64), 0.0, 1.0)  # (C, T)
+    C, T = cas.shape
+    t = snippet_times(T, duration_s)  # (T,)
+    out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    low = np.zeros(T)
+    low_cls = np.full(T, -1)
+    border = np.zeros(T)
+    border_cls = np.full(T, -1)
+    inside_own = np.zeros((C, T), dtype=bool)
+    for start, end, c, _ in segments:
+        inside_own[int(c)] |= (t >= start) & (t <= end)
+    for start, end, c, score in segments:
+        c = int(c)
+        f = cas[c]
+        inside = (t >= start) & (t <= end)
+        u = np.where(inside, 4.0 * f * (1.0 - f), 0.0)
+        better = u > low
+        low = np.where(better, u, low)
+        low_cls = np.where(better, c, low_cls)
+        before = (t >= start - cfg.border_s) & (t < start)
+        after = (t > end) & (t <= end + cfg.border_s)
+        band = (before | after) & ~inside_own[c]
+        b = np.where(band, float(np.clip(score, 0.0, 1.0)) * f, 0.0)
+        better = b > border
+        border = np.where(better, b, border)
+        border_cls = np.where(better, c, border_cls)
+    out[LOW_CONFIDENCE] = (low, low_cls)
+    out[SEGMENT_BORDER] = (border, border_cls)
+
+    if fg_filter is not None and fg_base is not None:
+        a = np.clip(np.asarray(fg_filter, dtype=np.float64), 0.0, 1.0)
+        p = np.clip(np.asarray(fg_base, dtype=np.float64), 0.0, 1.0)
+        if a.shape != (T,) or p.shape != (T,):
+            raise ValueError(f"fg_filter and fg_base must have shape ({T},)")
+        out[BRANCH_DISAGREEMENT] = (np.abs(a - p), np.full(T, -1))
+
+    if labels is not None:
+        absent = [c for c in range(C) if c not in set(labels)]
+        if absent:
+            vs = np.asarray(video_scores, dtype=np.float64)[absent]  # (n,)
+            weight = np.clip(vs / cfg.class_threshold, 0.0, 1.0)[:, None]  # (n, 1)
+            act = cas[absent] * weight  # (n, T)
+            k = act.argmax(axis=0)  # (T,)
+            out[UNLABELLED_ACTIVATION] = (act.max(axis=0), np.asarray(absent)[k])
+        else:
+            out[UNLABELLED_ACTIVATION] = (np.zeros(T), np.full(T, -1))
+    return out
+
+
+def near_any(times_s: np.ndarray, others_s: Sequence[float], radius_s: float) -> np.ndarray:
+    """For each time, whether one of ``others_s`` is strictly closer than ``radius_s``.
+
+    # (N,) -> (N,) bool
+    """
+    times_s = np.asarray(times_s, dtype=np.float64)
+    if len(others_s) == 0:
+        return np.zeros(times_s.shape, dtype=bool)
+    o = np.asarray(others_s, dtype=np.float64)
+    return np.asarray((np.abs(times_s[:, None] - o[None, :]) < radius_s).any(axis=1))
+
+
+def pick_peaks(
+    times_s: np.ndarray,
+    scores: np.ndarray,
+    *,
+    count: int,
+    min_spacing_s: float,
+    min_score: float,
+    blocked: np.ndarray | None = None,
+) -> list[int]:
+    """Indices of the best scores, greedily, each ≥ ``min_spacing_s`` from those taken.
+
+    Ties go to the earlier time; ``blocked`` (bool, same shape) are never taken.
+    # (T,), (T,) -> list of ≤ count indices, best first
+    """
+    order = np.lexsort((times_s, -scores))  # score desc, then time asc
+    taken: list[int] = []
+    for i in order:
+        if len(taken) >= count or scores[i] < min_score:
+            break
+        if blocked is not None and blocked[i]:
+            continue
+        if any(abs(times_s[i] - times_s[j]) < min_spacing_s for j in taken):
+            continue
+        taken.append(int(i))
+    return taken
+
+
+def rank_suggestions(
+    cas: np.ndarray,
+    video_scores: np.ndarray,
+    segments: Sequence[SegmentT],
+    duration_s: float,
+    *,
+    click_times_s: Sequence[float] = (),
+    labels: Collection[int] | None = None,
+    fg_filter: np.ndarray | None = None,
+    fg_base: np.ndarray | None = None,
+    config: SuggestConfig | None = None,
+) -> list[Suggestion]:
+    """Ranked moments where a background click would teach the model most (best first).
+
+    cas: (C, T) normalised CAS; video_scores: (C,); segments: (start_s, end_s, class, score);
+    click_times_s: the video's existing background clicks (any annotator); labels: class
+    indices the video is labelled with, or None; fg_filter / fg_base: (T,) foreground
+    beliefs of the filter and the base branch, or None. See the module docstring.
+    """
+    cfg = config or SuggestConfig()
+    cas = np.asarray(cas)
+    if cas.ndim != 2 or cas.shape[1] == 0 or duration_s <= 0:
+        return []
+    T = cas.shape[1]
+    t = snippet_times(T, duration_s)
+    curves = signal_curves(
+        cas,
+        video_scores,
+        segments,
+        duration_s,
+        labels=labels,
+        fg_filter=fg_filter,
+        fg_base=fg_base,
+        config=cfg,
+    )
+    names = [n for n in REASONS if n in curves]
+    weighted = np.stack([cfg.weights.get(n, 1.0) * curves[n][0] for n in names])  # (S, T)
+    best = weighted.argmax(axis=0)  # (T,) first signal in REASONS order on ties
+    score = weighted[best, np.arange(T)]  # (T,)
+    blocked = near_any(t, list(click_times_s), cfg.click_radius_s)
+    picks = pick_peaks(
+        t,
+        score,
+        count=cfg.max_suggestions,
+        min_spacing_s=cfg.min_spacing_s,
+        min_score=cfg.min_score,
+        blocked=blocked,
+    )
+    result = []
+    for i in picks:
+        name = names[int(best[i])]
+        cls = int(curves[name][1][i])
+        result.append(Suggestion(float(t[i]), float(score[i]), name, cls if cls >= 0 else None))
+    return result
+
+
+def flag_click(
+    t_s: float,
+    segments: Sequence[SegmentT],
+    gt_segments: Sequence[GTSegmentT] = (),
+    *,
+    min_score: float,
+    margin_s: float = 0.0,
+) -> list[ClickFlag]:
+    """Why a background click at ``t_s`` looks wrong ([] when it does not).
+
+    Flagged: inside a predicted segment with ``score ≥ min_score`` (a confident one), or inside
+    a ground-truth segment; "inside" means ``start + margin_s ≤ t_s ≤ end − margin_s`` (a click
+    near an edge is not flagged: edges are uncertain). One flag per segment, predictions
+    first, each in the given order.
+    """
+    flags = [
+        ClickFlag(INSIDE_PREDICTION, int(c), float(a), float(b), float(s))
+        for a, b, c, s in segments
+        if s >= min_score and a + margin_s <= t_s <= b - margin_s
+    ]
+    flags += [
+        ClickFlag(INSIDE_GROUND_TRUTH, int(c), float(a), float(b), None)
+        for a, b, c in gt_segments
+        if a + margin_s <= t_s <= b - margin_s
+    ]
+    return flags

@@ -1,0 +1,159 @@
+"""model/suggest.py: suggestion signals, ranking and click QA, on hand-computed cases.
+
+Every case uses T = 10 snippets over 10 s, so snippet k is centred at k + 0.5 s.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from model.suggest import (
+    BRANCH_DISAGREEMENT,
+    INSIDE_GROUND_TRUTH,
+    INSIDE_PREDICTION,
+    LOW_CONFIDENCE,
+    SEGMENT_BORDER,
+    UNLABELLED_ACTIVATION,
+    ClickFlag,
+    SuggestConfig,
+    Suggestion,
+    flag_click,
+    near_any,
+    pick_peaks,
+    rank_suggestions,
+    signal_curves,
+    snippet_times,
+)
+
+# class 0 rises inside the predicted segment [2, 5] s; class 1 fires at 8.5 s
+CAS = np.zeros((2, 10))
+CAS[0, 2:6] = [0.5, 0.9, 1.0, 0.2]
+CAS[1, 8] = 0.6
+SCORES = np.array([0.5, 0.125])
+SEGMENTS = [(2.0, 5.0, 0, 0.8)]
+CFG = SuggestConfig(max_suggestions=5, min_spacing_s=1.5, click_radius_s=1.0, min_score=0.1)
+
+
+def test_snippet_times() -> None:
+    assert snippet_times(4, 2.0).tolist() == [0.25, 0.75, 1.25, 1.75]
+
+
+def test_signal_curves_by_hand() -> None:
+    curves = signal_curves(CAS, SCORES, SEGMENTS, 10.0, labels={0}, config=CFG)
+    low, low_cls = curves[LOW_CONFIDENCE]
+    # inside [2, 5]: snippets 2, 3, 4 (centres 2.5, 3.5, 4.5); 4·f·(1−f) = 1, 0.36, 0
+    assert low.round(6).tolist() == [0, 0, 1.0, 0.36, 0, 0, 0, 0, 0, 0]
+    assert low_cls.tolist() == [-1, -1, 0, 0, -1, -1, -1, -1, -1, -1]
+    border, border_cls = curves[SEGMENT_BORDER]
+    # bands [1, 2) → snippet 1 (f = 0) and (5, 6] → snippet 5: 0.8 · 0.2 = 0.16
+    assert border.round(6).tolist() == [0, 0, 0, 0, 0, 0.16, 0, 0, 0, 0]
+    assert border_cls[5] == 0
+    un, un_cls = curves[UNLABELLED_ACTIVATION]
+    # class 1 is not labelled: 0.6 · clip(0.125 / 0.25) = 0.3 at snippet 8
+    assert un.round(6).tolist() == [0, 0, 0, 0, 0, 0, 0, 0, 0.3, 0]
+    assert un_cls[8] == 1
+    assert BRANCH_DISAGREEMENT not in curves  # no branch beliefs given
+
+
+def test_signals_need_their_inputs() -> None:
+    curves = signal_curves(CAS, SCORES, SEGMENTS, 10.0, labels=None)
+    assert UNLABELLED_ACTIVATION not in curves  # nobody labelled the video
+    curves = signal_curves(CAS, SCORES, SEGMENTS, 10.0, labels={0, 1})
+    assert not curves[UNLABELLED_ACTIVATION][0].any()  # every class is labelled
+    a = np.zeros(10)
+    p = np.zeros(10)
+    a[7], p[7] = 0.9, 0.2
+    d, _ = signal_curves(CAS, SCORES, [], 10.0, fg_filter=a, fg_base=p)[BRANCH_DISAGREEMENT]
+    assert d.round(6).tolist() == [0, 0, 0, 0, 0, 0, 0, 0.7, 0, 0]
+    with pytest.raises(ValueError):
+        signal_curves(CAS, SCORES, [], 10.0, fg_filter=a[:5], fg_base=p[:5])
+
+
+def test_border_band_skips_the_class_own_segments() -> None:
+    cas = np.full((1, 10), 0.5)
+    # a 1 s gap between two class-0 segments: snippet 3 (3.5 s) is in the band after the
+    # first ((3, 4]) and before the second ([3, 4)): max(1 · 0.5, 0.5 · 0.5)
+    segs = [(0.0, 3.0, 0, 1.0), (4.0, 10.0, 0, 0.5)]
+    border, _ = signal_curves(cas, np.array([0.9]), segs, 10.0)[SEGMENT_BORDER]
+    assert border.round(6).tolist() == [0, 0, 0, 0.5, 0, 0, 0, 0, 0, 0]
+    # a 0.2 s gap: 3.5 s is inside the second segment and 2.5 s inside the first, so no band
+    segs = [(0.0, 3.0, 0, 1.0), (3.2, 10.0, 0, 0.5)]
+    border, _ = signal_curves(cas, np.array([0.9]), segs, 10.0)[SEGMENT_BORDER]
+    assert not border.any()
+
+
+def test_rank_suggestions_by_hand() -> None:
+    got = rank_suggestions(CAS, SCORES, SEGMENTS, 10.0, labels={0}, config=CFG)
+    # 1.0 @ 2.5 (low confidence); 0.36 @ 3.5 is 1 s away (< 1.5): skipped; 0.3 @ 8.5; 0.16 @ 5.5
+    assert got == [
+        Suggestion(2.5, 1.0, LOW_CONFIDENCE, 0),
+        Suggestion(8.5, pytest.approx(0.3), UNLABELLED_ACTIVATION, 1),
+        Suggestion(5.5, pytest.approx(0.16), SEGMENT_BORDER, 0),
+    ]
+
+
+def test_rank_suggestions_avoids_existing_clicks_and_low_scores() -> None:
+    # a click at 2.9 s blocks 2.5 and 3.5 (closer than 1 s); 5.5 (2.6 s away) stays
+    got = rank_suggestions(CAS, SCORES, SEGMENTS, 10.0, click_times_s=[2.9], config=CFG)
+    assert [(s.t_s, s.reason) for s in got] == [(5.5, SEGMENT_BORDER)]
+    cfg = SuggestConfig(min_spacing_s=1.5, click_radius_s=1.0, min_score=0.2)
+    got = rank_suggestions(CAS, SCORES, SEGMENTS, 10.0, click_times_s=[2.9], config=cfg)
+    assert got == []  # 0.16 < 0.2
+
+
+def test_rank_suggestions_weights_count_and_branch_signal() -> None:
+    a = np.zeros(10)
+    p = np.zeros(10)
+    a[7], p[7] = 0.9, 0.2
+    cfg = SuggestConfig(
+        max_suggestions=2,
+        min_spacing_s=1.5,
+        min_score=0.1,
+        weights={LOW_CONFIDENCE: 0.5, BRANCH_DISAGREEMENT: 1.0, SEGMENT_BORDER: 1.0},
+    )
+    got = rank_suggestions(CAS, SCORES, SEGMENTS, 10.0, fg_filter=a, fg_base=p, config=cfg)
+    # 0.7 @ 7.5 (disagreement, no class), then 0.5 · 1.0 @ 2.5; the count stops there
+    assert got == [
+        Suggestion(7.5, pytest.approx(0.7), BRANCH_DISAGREEMENT, None),
+        Suggestion(2.5, 0.5, LOW_CONFIDENCE, 0),
+    ]
+
+
+def test_rank_suggestions_degenerate_inputs() -> None:
+    assert rank_suggestions(np.zeros((2, 0)), SCORES, [], 10.0) == []
+    assert rank_suggestions(CAS, SCORES, SEGMENTS, 0.0) == []
+    assert rank_suggestions(np.zeros((2, 10)), SCORES, [], 10.0) == []  # nothing to ask
+
+
+def test_pick_peaks_ties_go_to_the_earlier_time() -> None:
+    t = np.array([0.0, 1.0, 2.0, 3.0])
+    s = np.array([0.5, 0.9, 0.9, 0.1])
+    assert pick_peaks(t, s, count=3, min_spacing_s=1.5, min_score=0.0) == [1, 3]
+    assert pick_peaks(t, s, count=3, min_spacing_s=0.5, min_score=0.4) == [1, 2, 0]
+    blocked = np.array([False, True, False, False])
+    assert pick_peaks(t, s, count=1, min_spacing_s=0.5, min_score=0, blocked=blocked) == [2]
+
+
+def test_near_any_is_strict() -> None:
+    assert near_any(np.array([1.0, 2.0, 5.0]), [2.5], 1.0).tolist() == [False, True, False]
+    assert near_any(np.array([1.5]), [2.5], 1.0).tolist() == [False]  # exactly 1 s: not near
+    assert near_any(np.array([1.0]), [], 1.0).tolist() == [False]
+
+
+def test_flag_click_by_hand() -> None:
+    segs = [(1.0, 3.0, 0, 0.7), (2.0, 4.0, 1, 0.3)]
+    gt = [(2.5, 5.0, 0)]
+    flag = lambda t, m=0.2: flag_click(t, segs, gt, min_score=0.5, margin_s=m)  # noqa: E731
+    # 2.6: inside [1.2, 2.8] of the confident class-0 segment; the 0.3 one is not confident;
+    # GT shrinks to [2.7, 4.8]: 2.6 is outside
+    assert flag(2.6) == [ClickFlag(INSIDE_PREDICTION, 0, 1.0, 3.0, 0.7)]
+    assert flag(2.9) == [ClickFlag(INSIDE_GROUND_TRUTH, 0, 2.5, 5.0, None)]
+    assert flag(1.1) == []  # within the margin of the segment's start
+    assert flag(3.5) == [ClickFlag(INSIDE_GROUND_TRUTH, 0, 2.5, 5.0, None)]
+    # without a margin the ends are inside (closed interval), both reasons together
+    assert flag(3.0, 0.0) == [
+        ClickFlag(INSIDE_PREDICTION, 0, 1.0, 3.0, 0.7),
+        ClickFlag(INSIDE_GROUND_TRUTH, 0, 2.5, 5.0, None),
+    ]
+    assert flag_click(3.5, segs, min_score=0.3) == [ClickFlag(INSIDE_PREDICTION, 1, 2.0, 4.0, 0.3)]
