@@ -6,6 +6,15 @@ still-unmatched GT instance has tIoU ≥ τ (GT instances are tried in decreasin
 first one below τ stops the search). AP is the area under the interpolated precision-recall
 curve (precision made monotone from the right). mAP averages AP over the classes that have
 ground truth in the evaluated subset.
+
+Ties are broken exactly as the official ActivityNet ``compute_average_precision_detection``
+breaks them, by calling numpy the same way: predictions are visited in
+``np.argsort(scores)[::-1]`` order (scores in file order, per class) and the GT instances of a
+video (in file order) are tried in ``np.argsort(tiou)[::-1]`` order. numpy's default sort is
+not stable; for short arrays it keeps equal keys in input order, so after the reversal the
+*later* prediction / GT instance comes first on an exact tie. For long arrays the tie order
+is whatever that numpy build gives (SIMD sorts differ between CPUs), which is what the
+official code gets on the same machine.
 """
 
 from __future__ import annotations
@@ -42,6 +51,53 @@ def average_precision_interpolated(precision: np.ndarray, recall: np.ndarray) ->
     return float(np.sum((rec[steps] - rec[steps - 1]) * prec[steps]))
 
 
+def match_detections(
+    gt_videos: np.ndarray,
+    gt_segments: np.ndarray,
+    pred_videos: np.ndarray,
+    pred_segments: np.ndarray,
+    pred_scores: np.ndarray,
+    tious: Sequence[float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ActivityNet greedy matching of one class's predictions to its GT, ties as the official code.
+
+    gt_videos: (G,) ids; gt_segments: (G, 2); pred_videos: (P,); pred_segments: (P, 2);
+    pred_scores: (P,)  ->  order (P,) prediction indices best first, tp (K, P) bool in that rank
+    order, matched (K, P) int: the GT index each ranked prediction took, -1 for none.
+    """
+    thresholds = np.asarray(tious, dtype=np.float64)  # (K,)
+    scores = np.asarray(pred_scores, dtype=np.float64)
+    order = np.argsort(scores)[::-1]  # the official call: default (unstable) sort, reversed
+    tp = np.zeros((len(thresholds), len(order)), dtype=bool)  # (K, P)
+    matched = np.full((len(thresholds), len(order)), -1, dtype=np.int64)  # (K, P)
+    if len(order) == 0 or len(gt_videos) == 0:
+        return order, tp, matched
+    groups: dict[Any, list[int]] = {}
+    for g, video in enumerate(gt_videos.tolist()):  # the GT of a video in input order
+        groups.setdefault(video, []).append(g)
+    gt_of_video = {v: np.asarray(idx, dtype=np.int64) for v, idx in groups.items()}
+    locked = np.zeros((len(thresholds), len(gt_videos)), dtype=bool)  # (K, G)
+    rows = np.arange(len(thresholds))
+    for rank, p in enumerate(order):
+        gidx = gt_of_video.get(pred_videos[p])
+        if gidx is None:
+            continue
+        iou = segment_iou(pred_segments[p], gt_segments[gidx])  # (g,)
+        tried = np.argsort(iou)[::-1]  # the official try order, ties included
+        candidates = gidx[tried]  # (g,) GT indices in try order
+        # the search stops at the first tIoU below τ (NaN never does, as in the official loop);
+        # the tIoUs are non-increasing along `tried`, so the passing ones form a prefix
+        passing = ~(iou[tried][None, :] < thresholds[:, None])  # (K, g)
+        free = passing & ~locked[:, candidates]  # (K, g)
+        first = np.argmax(free, axis=1)  # (K,) first free candidate (0 when none)
+        hit = free[rows, first]  # (K,)
+        taken = candidates[first[hit]]
+        locked[rows[hit], taken] = True
+        tp[:, rank] = hit
+        matched[rows[hit], rank] = taken
+    return order, tp, matched
+
+
 def average_precision_detection(
     gt_videos: np.ndarray,
     gt_segments: np.ndarray,
@@ -50,36 +106,22 @@ def average_precision_detection(
     pred_scores: np.ndarray,
     tious: Sequence[float],
 ) -> np.ndarray:
-    """AP of one class at each tIoU threshold.
+    """AP of one class at each tIoU threshold (matching: :func:`match_detections`).
 
     gt_videos: (G,) ids; gt_segments: (G, 2); pred_videos: (P,); pred_segments: (P, 2);
     pred_scores: (P,)  ->  (len(tious),)
     """
-    thresholds = np.asarray(tious, dtype=np.float64)  # (K,)
     if len(pred_scores) == 0 or len(gt_videos) == 0:
-        return np.zeros(len(thresholds))
-    order = np.argsort(-pred_scores, kind="stable")
-    gt_of_video: dict[Any, np.ndarray] = {
-        v: np.flatnonzero(gt_videos == v) for v in np.unique(gt_videos)
-    }
-    matched = np.zeros((len(thresholds), len(gt_videos)), dtype=bool)  # (K, G)
-    tp = np.zeros((len(thresholds), len(order)))  # (K, P)
-    for rank, p in enumerate(order):
-        gidx = gt_of_video.get(pred_videos[p])
-        if gidx is None:
-            continue
-        iou = segment_iou(pred_segments[p], gt_segments[gidx])  # (g,)
-        free = (iou[None, :] >= thresholds[:, None]) & ~matched[:, gidx]  # (K, g)
-        best = np.argmax(np.where(free, iou[None, :], -1.0), axis=1)  # (K,)
-        hit = free[np.arange(len(thresholds)), best]  # (K,)
-        matched[np.flatnonzero(hit), gidx[best[hit]]] = True
-        tp[:, rank] = hit
-    tp_cum = np.cumsum(tp, axis=1)
-    fp_cum = np.cumsum(1.0 - tp, axis=1)
+        return np.zeros(len(tious))
+    _, tp, _ = match_detections(
+        gt_videos, gt_segments, pred_videos, pred_segments, pred_scores, tious
+    )
+    tp_cum = np.cumsum(tp, axis=1, dtype=np.float64)
+    fp_cum = np.cumsum(~tp, axis=1, dtype=np.float64)
     recall = tp_cum / len(gt_videos)
     precision = tp_cum / (tp_cum + fp_cum)
     return np.array(
-        [average_precision_interpolated(precision[k], recall[k]) for k in range(len(thresholds))]
+        [average_precision_interpolated(precision[k], recall[k]) for k in range(len(tious))]
     )
 
 

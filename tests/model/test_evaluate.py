@@ -78,14 +78,16 @@ def test_averages_and_table() -> None:
 
 
 def reference_ap(gt_rows: list, pred_rows: list, tious: tuple[float, ...]) -> np.ndarray:
-    """ActivityNet's detection AP written as plain loops (one class).
+    """ActivityNet's detection AP written as plain loops (one class), sorting with the same
+    numpy calls as the official ``compute_average_precision_detection`` (ties included).
 
-    gt_rows: [(video, start, end)]; pred_rows: [(video, start, end, score)].
+    gt_rows: [(video, start, end)]; pred_rows: [(video, start, end, score)], both in file order.
     """
     ap = np.zeros(len(tious))
     if not pred_rows:
         return ap
-    preds = sorted(pred_rows, key=lambda r: -r[3])
+    sort_idx = np.array([r[3] for r in pred_rows], dtype=np.float64).argsort()[::-1]
+    preds = [pred_rows[i] for i in sort_idx]
     lock = [[-1] * len(gt_rows) for _ in tious]
     tp = np.zeros((len(tious), len(preds)))
     fp = np.zeros((len(tious), len(preds)))
@@ -98,8 +100,8 @@ def reference_ap(gt_rows: list, pred_rows: list, tious: tuple[float, ...]) -> np
         for j in cand:
             gs, ge = gt_rows[j][1], gt_rows[j][2]
             inter = max(0.0, min(pe, ge) - max(ps, gs))
-            ious.append(inter / ((pe - ps) + (ge - gs) - inter))
-        by_iou = sorted(range(len(cand)), key=lambda n: -ious[n])
+            ious.append(inter / ((ge - gs) + (pe - ps) - inter))
+        by_iou = np.array(ious, dtype=np.float64).argsort()[::-1]
         for t, thr in enumerate(tious):
             for n in by_iou:
                 if ious[n] < thr:
@@ -157,6 +159,65 @@ def test_matches_reference_on_random_sets() -> None:
                 (v, s, e, sc) for v, segs in preds.items() for s, e, lab, sc in segs if lab == label
             ]
             want = reference_ap(g, p, DEFAULT_TIOUS)
+            np.testing.assert_allclose(got["ap"][label], want, atol=1e-6, err_msg=f"trial {trial}")
+
+
+def test_tiou_tie_tries_the_later_gt_first_as_the_official_code() -> None:
+    # numpy keeps equal keys of a 2-element array in input order; reversed: later first
+    assert np.argsort(np.array([0.6, 0.6])).tolist() == [0, 1]
+    # P1 [1,5] has tIoU 3/5 with both A [0,4] and B [2,6]: the official order tries B first,
+    # so P1 takes B; P2 [2,6] then finds B taken and A at 2/6 < 0.5: a false positive.
+    # (Taking the first best GT instead, P1 -> A and P2 -> B would both be hits: AP 1.)
+    gt = {"v": [(0.0, 4.0, "x"), (2.0, 6.0, "x")]}
+    preds = {"v": [(1.0, 5.0, "x", 0.9), (2.0, 6.0, "x", 0.8)]}
+    # ranks: TP (P 1, R .5), FP (P .5, R .5) -> AP = .5 * 1
+    assert compute_map(gt, preds, tious=(0.5,))["ap"]["x"] == pytest.approx([0.5])
+    # at 0.3 P2 falls back to A (tIoU 1/3): both hit
+    assert compute_map(gt, preds, tious=(0.3,))["ap"]["x"] == pytest.approx([1.0])
+
+
+def test_equal_scores_visit_the_later_prediction_first_as_the_official_code() -> None:
+    assert np.argsort(np.array([0.5, 0.5])).tolist() == [0, 1]
+    gt = {"v": [(0.0, 4.0, "x")]}
+    # equal scores: the official order visits P2 (listed second) first
+    preds = {"v": [(0.0, 4.0, "x", 0.5), (0.0, 2.0, "x", 0.5)]}
+    # at 0.7: P2 (tIoU .5) is a FP, then P1 (tIoU 1) a TP: precision 1/2 at recall 1
+    # at 0.5: P2 takes the GT, P1 is a duplicate: precision 1 at recall 1
+    res = compute_map(gt, preds, tious=(0.5, 0.7))
+    assert res["ap"]["x"] == pytest.approx([1.0, 0.5])
+    swapped = {"v": preds["v"][::-1]}  # now P1 is visited first: a hit at 0.7 too
+    assert compute_map(gt, swapped, tious=(0.5, 0.7))["ap"]["x"] == pytest.approx([1.0, 1.0])
+
+
+def test_matches_official_order_on_crafted_ties() -> None:
+    """Integer segments and few distinct scores: many exact tIoU and score ties, more than
+    16 predictions per class and 16 GT per video (where numpy's sort stops keeping ties)."""
+    rng = np.random.default_rng(12)
+    tious = (0.1, 0.2, 0.25, 0.3, 1 / 3, 0.4, 0.5, 0.6, 2 / 3, 0.7, 0.75, 0.8, 0.9, 1.0)
+    for trial in range(40):
+        videos = [f"v{i}" for i in range(rng.integers(1, 4))]
+        labels = ["a", "b"][: rng.integers(1, 3)]
+        gt: dict[str, list] = {}
+        for v in videos:
+            gt[v] = []
+            for _ in range(rng.integers(0, 25)):
+                s = int(rng.integers(0, 12))
+                gt[v].append((float(s), float(s + rng.integers(1, 5)), str(rng.choice(labels))))
+        preds: dict[str, list] = {}
+        for v in [*videos, "extra"]:
+            preds[v] = []
+            for _ in range(rng.integers(0, 40)):
+                s = int(rng.integers(0, 12))
+                e = s + int(rng.integers(1, 5))
+                score = float(rng.integers(1, 4)) / 4  # 0.25, 0.5, 0.75
+                preds[v].append((float(s), float(e), str(rng.choice(labels)), score))
+        got = compute_map(gt, preds, tious=tious)
+        for label in got["classes"]:
+            g = [(v, s, e) for v, segs in gt.items() for s, e, lab in segs if lab == label]
+            p = [
+                (v, s, e, sc) for v, segs in preds.items() for s, e, lab, sc in segs if lab == label
+            ]
+            want = reference_ap(g, p, tious)
             np.testing.assert_allclose(got["ap"][label], want, atol=1e-6, err_msg=f"trial {trial}")
 
 
