@@ -296,3 +296,63 @@ class GroundTruthSegment(Base):
     class_id: Mapped[int] = mapped_column(ForeignKey("action_classes.id", ondelete="CASCADE"))
     start_s: Mapped[float] = mapped_column(Float)
     end_s: Mapped[float] = mapped_column(Float)
+
+
+class SuggestionResponseKind(enum.StrEnum):
+    answered = "answered"  # the annotator clicked background there
+    passed = "passed"  # the annotator looked and moved on
+
+
+class Suggestion(Base):
+    """A moment where a background click would teach a model version most (model/suggest.py).
+
+    Written by the predict job with the version's predictions; ``rank`` 0 is the best.
+    """
+
+    __tablename__ = "suggestions"
+    __table_args__ = (Index("ix_suggestions_version_video", "model_version_id", "video_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    rank: Mapped[int] = mapped_column(Integer)
+    t_s: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(32))
+    class_id: Mapped[int | None] = mapped_column(
+        ForeignKey("action_classes.id", ondelete="SET NULL")
+    )
+
+
+class SuggestionResponse(Base):
+    """An annotator's answer to a suggestion: it is not offered to them again."""
+
+    __tablename__ = "suggestion_responses"
+
+    suggestion_id: Mapped[int] = mapped_column(
+        ForeignKey("suggestions.id", ondelete="CASCADE"), primary_key=True
+    )
+    annotator_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    response: Mapped[SuggestionResponseKind] = mapped_column(
+        _enum(SuggestionResponseKind, "suggestion_response")
+    )
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+
+class KeptClick(Base):
+    """An admin reviewed a flagged click and kept it: that version does not flag it again."""
+
+    __tablename__ = "kept_clicks"
+
+    click_id: Mapped[int] = mapped_column(
+        ForeignKey("clicks.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_version_id: Mapped[int] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    kept_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
