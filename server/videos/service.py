@@ -266,12 +266,14 @@ def file_path(media_dir: Path, video: Video) -> Path:
 
 
 def features_of(session: Session, video_ids: list[int]) -> dict[int, Feature]:
-    """The newest feature row of each video (if any)."""
+    """The newest feature row of each video (if any); rows of the same instant: the later id."""
     out: dict[int, Feature] = {}
     if not video_ids:
         return out
     rows = session.scalars(
-        select(Feature).where(Feature.video_id.in_(video_ids)).order_by(Feature.created_at)
+        select(Feature)
+        .where(Feature.video_id.in_(video_ids))
+        .order_by(Feature.created_at, Feature.id)
     )
     for row in rows:
         out[row.video_id] = row

@@ -158,3 +158,51 @@ def test_register_is_all_or_nothing(client, app, admin, clip_bytes):
     assert r.status_code == 422
     assert "in/bad.mp4 is not a usable video" in r.json()["detail"]
     assert count(app, Video) == 0
+
+
+def test_newest_features_win_and_ties_go_to_the_later_row(client, app, alice, clip_bytes):
+    """``features_of``: the newest feature row of a video is the one shown; rows written in
+    the same instant are ordered by id (the later insert wins), whatever order the database
+    scans them in (the unique index on (video_id, extractor) scans by extractor name)."""
+    from datetime import UTC, datetime
+
+    from server.db import session_scope
+    from server.models import Feature
+    from server.videos.service import features_of
+
+    vid = upload(client, alice, clip_bytes).json()["id"]
+    same = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with session_scope(app.state.sessionmaker) as s:
+        for extractor, created, dim in [
+            ("b-newest", datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC), 8),  # id 1, newest
+            ("c-old", same, 16),  # id 2
+        ]:
+            s.add(
+                Feature(
+                    video_id=vid,
+                    extractor=extractor,
+                    num_snippets=7,
+                    dim=dim,
+                    path=f"f/{extractor}.npy",
+                    created_at=created,
+                )
+            )
+    assert client.get(f"/api/v1/videos/{vid}", headers=alice.h).json()["features"]["D"] == 8
+
+    with session_scope(app.state.sessionmaker) as s:
+        s.query(Feature).filter(Feature.extractor == "b-newest").update({"created_at": same})
+        s.add(
+            Feature(
+                video_id=vid,
+                extractor="a-latest-insert",
+                num_snippets=7,
+                dim=32,
+                path="f/a.npy",
+                created_at=same,
+            )
+        )  # id 3, same instant as the others
+    with app.state.sessionmaker() as s:
+        assert features_of(s, [vid])[vid].extractor == "a-latest-insert"
+    detail = client.get(f"/api/v1/videos/{vid}", headers=alice.h).json()
+    listed = client.get("/api/v1/videos", headers=alice.h).json()["items"][0]
+    assert detail["features"]["extractor"] == listed["features"]["extractor"] == "a-latest-insert"
