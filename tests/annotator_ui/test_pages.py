@@ -68,10 +68,15 @@ def test_admin_page_is_403_for_annotators_and_not_linked(client, alice, admin):
     assert 'href="/admin"' in client.get("/videos").text
 
 
-def test_video_list_shows_my_clicks_labels_and_rates(client, alice, bob, clip_bytes, clip2_bytes):
+def test_video_list_shows_my_clicks_labels_and_rates(
+    client, admin, alice, bob, clip_bytes, clip2_bytes
+):
     v1 = upload(client, alice, clip_bytes, name="one.mp4").json()
     v2 = upload(client, alice, clip2_bytes, name="two.mp4").json()
-    cls = client.post("/api/v1/classes", json={"name": "Bounce"}, headers=alice.h)
+    ids = [
+        client.post("/api/v1/classes", json={"name": n}, headers=admin.h).json()["id"]
+        for n in ("Bounce", "Spin")
+    ]
     for t, elapsed in ((1.0, 3000), (2.0, 1000)):
         client.post(
             f"/api/v1/videos/{v1['id']}/clicks",
@@ -79,11 +84,17 @@ def test_video_list_shows_my_clicks_labels_and_rates(client, alice, bob, clip_by
             headers=alice.h,
         )
     client.post(f"/api/v1/videos/{v1['id']}/clicks", json={"t_s": 0.5}, headers=bob.h)
-    assert cls.status_code in (201, 403)
+    for actor, vid in ((alice, v1["id"]), (bob, v2["id"])):  # bob's labels are not mine
+        r = client.put(f"/api/v1/videos/{vid}/labels", json={"class_ids": ids}, headers=actor.h)
+        assert r.status_code == 200, r.text
     signed_in(client, alice)
     html = client.get("/videos").text
     row1 = html.split(f'data-video-id="{v1["id"]}"')[1].split("</tr>")[0]
+    row2 = html.split(f'data-video-id="{v2["id"]}"')[1].split("</tr>")[0]
     assert '<td class="num" data-col="clicks">2</td>' in row1
+    assert '<td data-col="labelled"><span class="badge ok">yes (2)</span></td>' in row1
+    assert '<td data-col="labelled"><span class="badge">no</span></td>' in row2
+    assert '<td class="num" data-col="clicks">0</td>' in row2
     assert "30.0" in row1  # 2 clicks in 4 s of video: 30 per minute
     assert "2.0" in row1  # (3 s + 1 s) / 2 clicks
     # next unannotated: v2 (v1 has my clicks)

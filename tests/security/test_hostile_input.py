@@ -218,7 +218,17 @@ def test_click_import_refuses_path_names_and_treats_annotator_as_data(
         files={"file": ("c.csv", good.encode())},
         data={"annotator": odd},
     )
-    assert r.status_code in (200, 201, 422), r.text
+    # the name is data: stored and answered verbatim, never a path, never markup
+    assert r.status_code == 200, r.text
+    assert r.json()["annotator_name"] == odd and r.json()["imported"] == 1
+    with app.state.sessionmaker() as s:
+        user = s.scalar(select(User).where(User.id == r.json()["annotator_id"]))
+        assert user is not None and user.name == odd and user.token_hash is None
+        assert s.scalar(select(Click.annotator_id)) == user.id
+    names = [u["name"] for u in client.get("/api/v1/users", headers=admin.h).json()]
+    assert names.count(odd) == 1
+    (exported,) = client.get("/api/v1/export/clicks?format=json", headers=admin.h).json()["items"]
+    assert exported["annotator_name"] == odd
     assert _tmp_files(app) == []
     assert [f for f in media_files(app) if not f.startswith("originals/")] == []
 
