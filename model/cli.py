@@ -1,8 +1,10 @@
 """Command line: ``python -m model.cli {train,predict,eval,make-sim} ...``.
 
     train   --data DIR --supervision MODE --out DIR [--split val --epochs N --hidden N ...]
-    predict --ckpt F --data DIR [--split test] --out results.json
+    predict --ckpt F --data DIR [--split test] --out results.json [--gt GT.json | --classes F]
     eval    --gt GT.json --pred results.json [--subset test] [--json]
+    analyze --gt GT.json --pred results.json [--subset test] [--json] [--plot out.png]
+            [--tiou 0.5] [--top-k 10]   (false-positive analysis after DETAD, model.analysis)
     make-sim --gt GT.json --clicks CLICKS.txt --out DIR [--seed N]   (model.sim)
 
 ``--data`` is a folder in the official npz layout (``DIR/<split>/*.npz``) or a ``.json``
@@ -27,8 +29,13 @@ from model import distributed
 from model.config import SUPERVISION_MODES, ModelConfig, TrainConfig
 from model.data import load_dataset
 from model.evaluate import (
+    GroundTruth,
+    Predictions,
     compute_map,
     format_map_table,
+    gt_class_names,
+    label_coverage,
+    load_class_list,
     load_gt_json,
     load_results_json,
     write_results_json,
@@ -118,6 +125,13 @@ def add_predict_parser(sub: Any) -> None:
     p.add_argument("--out", required=True, help="results .json")
     p.add_argument("--device", default="auto")
     p.add_argument("--nms-plus-one", action="store_true", help="official NMS +1 quirk")
+    names = p.add_mutually_exclusive_group()
+    names.add_argument(
+        "--gt", help="label the segments with this GT file's class list (index order)"
+    )
+    names.add_argument(
+        "--classes", help="label the segments with these names (.json list or .txt, one a line)"
+    )
     p.set_defaults(handler=run_predict)
 
 
@@ -133,14 +147,58 @@ def run_predict(args: argparse.Namespace) -> int:
     )
     if args.nms_plus_one:
         post = replace(post, nms_plus_one=True)
+    out_names = _output_class_names(class_names, args.gt, args.classes)
+    if out_names is None:
+        return 2
     items, _ = load_dataset(args.data, args.split)
     preds = {}
     for item in tqdm(items, desc="predict", unit="video"):
         result = predict(model, [item], post, class_names, device)[item.name]
-        preds[item.name] = [(s, e, class_names[c], score) for s, e, c, score in result.segments]
+        preds[item.name] = [(s, e, out_names[c], score) for s, e, c, score in result.segments]
     write_results_json(args.out, preds)
     print(f"wrote {sum(map(len, preds.values()))} segments for {len(preds)} videos to {args.out}")
     return 0
+
+
+def _is_placeholder(names: Sequence[str]) -> bool:
+    return list(names) == [f"class_{i}" for i in range(len(names))]
+
+
+def _output_class_names(
+    trained: Sequence[str], gt: str | None, classes: str | None
+) -> list[str] | None:
+    """The names predict writes: from --gt / --classes when given (same count as the model's
+    classes, index order), else the checkpoint's. None (after a message) when unusable."""
+    source = gt or classes
+    if source is None:
+        if _is_placeholder(trained):
+            print(
+                f"warning: the checkpoint has no class names, segments will be labelled "
+                f"class_0..class_{len(trained) - 1} and 'eval' against a GT with real names "
+                "will find nothing: pass --gt GT.json or --classes FILE",
+                file=sys.stderr,
+            )
+        return list(trained)
+    try:
+        names = gt_class_names(source) if gt else load_class_list(source)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: cannot read class names from {source}: {exc}", file=sys.stderr)
+        return None
+    if len(names) != len(trained):
+        print(
+            f"error: {source} lists {len(names)} classes but the model has {len(trained)}: "
+            "the names must be in the model's class-index order (cls_label order)",
+            file=sys.stderr,
+        )
+        return None
+    if not _is_placeholder(trained) and list(trained) != names:
+        print(
+            f"warning: the checkpoint's class names differ from {source}'s; labelling by "
+            f"index with {source}'s (checkpoint: {', '.join(trained[:3])}, ...; "
+            f"{source}: {', '.join(names[:3])}, ...)",
+            file=sys.stderr,
+        )
+    return names
 
 
 # ----------------------------------------------------------------------------- eval
@@ -158,12 +216,96 @@ def run_eval(args: argparse.Namespace) -> int:
     if not gt:
         print(f"no videos of subset {args.subset!r} in {args.gt}", file=sys.stderr)
         return 2
-    result = compute_map(gt, load_results_json(args.pred))
+    preds = load_results_json(args.pred)
+    if not check_labels(gt, preds, args.gt, args.pred):
+        return 2
+    result = compute_map(gt, preds)
     if args.json:
         keys = ("mAP", "avg_0.1_0.7", "avg_0.3_0.7")
         print(json.dumps({k: result[k] for k in keys}))
     else:
         print(format_map_table(result))
+    return 0
+
+
+def _sample(names: Sequence[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def check_labels(gt: GroundTruth, preds: Predictions, gt_path: str, pred_path: str) -> bool:
+    """False (after an error on stderr) when no predicted label is a GT class; a warning
+    when some are not. Segments with unknown labels count for no class."""
+    known, unknown = label_coverage(gt, preds)
+    if not unknown:
+        return True
+    classes = sorted({str(label) for segments in gt.values() for _, _, label in segments})
+    others = sum(unknown.values())
+    if not known:
+        print(
+            f"error: none of the {others} predicted segments in {pred_path} has a label of "
+            f"the classes in {gt_path}: predicted {_sample(sorted(unknown))}; GT has "
+            f"{_sample(classes)}. Predictions from npz data without classes.json carry "
+            "class_0..class_{C-1}: re-run 'predict' with --gt GT.json (or --classes FILE).",
+            file=sys.stderr,
+        )
+        return False
+    print(
+        f"warning: {others} of {known + others} predicted segments have labels that are not "
+        f"classes of {gt_path} and count for no class: {_sample(sorted(unknown))}",
+        file=sys.stderr,
+    )
+    return True
+
+
+# ----------------------------------------------------------------------------- analyze
+def add_analyze_parser(sub: Any) -> None:
+    p = sub.add_parser("analyze", help="false-positive error analysis (DETAD) of a result JSON")
+    p.add_argument("--gt", required=True, help="ActivityNet-style GT JSON")
+    p.add_argument("--pred", required=True, help="result JSON")
+    p.add_argument("--subset", default="test")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--plot", help="write a bar chart PNG here")
+    p.add_argument("--tiou", type=float, default=0.5, help="summary and profile tIoU")
+    p.add_argument(
+        "--top-k", type=float, default=10, help="analyse the top k*G predictions of a class"
+    )
+    p.set_defaults(handler=run_analyze)
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from model.analysis import (
+        false_positive_analysis,
+        format_analysis_table,
+        plot_false_positive_analysis,
+    )
+
+    gt = load_gt_json(args.gt, args.subset)
+    if not gt:
+        print(f"no videos of subset {args.subset!r} in {args.gt}", file=sys.stderr)
+        return 2
+    preds = load_results_json(args.pred)
+    if not check_labels(gt, preds, args.gt, args.pred):
+        return 2
+    try:
+        result = false_positive_analysis(gt, preds, summary_tiou=args.tiou, limit_factor=args.top_k)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if result["videos_without_gt"]:
+        print(
+            f"note: {result['videos_without_gt']} predicted videos have no GT in subset "
+            f"{args.subset!r}; their predictions count as background errors",
+            file=sys.stderr,
+        )
+    if args.plot:
+        plot_false_positive_analysis(result, args.plot)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(format_analysis_table(result))
+        if args.plot:
+            print(f"wrote {args.plot}")
     return 0
 
 
@@ -194,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(sub)
     add_predict_parser(sub)
     add_eval_parser(sub)
+    add_analyze_parser(sub)
     add_make_sim_parser(sub)
     return parser
 

@@ -229,3 +229,92 @@ def load_results_json(path: str | os.PathLike[str]) -> dict[str, list]:
         ]
         for video, rows in data["results"].items()
     }
+
+
+# ----------------------------------------------------------------------------- class names
+def gt_class_names(path: str | os.PathLike[str]) -> list[str]:
+    """The class list of an ActivityNet-style GT file, in class-index order.
+
+    ``activity_list`` when present (THUMOS14: the 20 names sorted alphabetically, which is
+    the ``cls_label`` index order of the official npz features); else from the annotations'
+    ``idx`` fields when every annotation has one; else the sorted label names. When both
+    ``activity_list`` and ``idx`` are there they must agree.
+    """
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict) or "database" not in data:
+        raise ValueError(f"{path}: not an ActivityNet-style GT file (no 'database' key)")
+    by_idx: dict[int, str] = {}
+    labels: set[str] = set()
+    has_idx = True
+    for video, rec in data["database"].items():
+        for ann in rec.get("annotations", []):
+            label = str(ann["label"])
+            labels.add(label)
+            if "idx" not in ann:
+                has_idx = False
+                continue
+            idx = int(ann["idx"])
+            if by_idx.setdefault(idx, label) != label:
+                raise ValueError(
+                    f"{path}: class index {idx} is used for both {by_idx[idx]!r} and {label!r} "
+                    f"(video {video})"
+                )
+    if "activity_list" in data:
+        names = [str(n) for n in data["activity_list"]]
+        missing = sorted(labels - set(names))
+        if missing:
+            raise ValueError(f"{path}: labels {missing} are not in its activity_list")
+        if has_idx:
+            wrong = {i: n for i, n in by_idx.items() if i >= len(names) or names[i] != n}
+            if wrong:
+                raise ValueError(
+                    f"{path}: annotation idx and activity_list disagree: "
+                    + ", ".join(f"idx {i} is {n!r}" for i, n in sorted(wrong.items())[:5])
+                )
+        return names
+    if has_idx and by_idx:
+        if sorted(by_idx) != list(range(len(by_idx))):
+            raise ValueError(f"{path}: annotation idx values {sorted(by_idx)} are not 0..C-1")
+        return [by_idx[i] for i in range(len(by_idx))]
+    return sorted(labels)
+
+
+def load_class_list(path: str | os.PathLike[str]) -> list[str]:
+    """Class names in index order from a ``.json`` list, an ActivityNet-style GT ``.json``
+    (see :func:`gt_class_names`) or a text file with one name per line (blank lines and
+    lines starting with ``#`` are skipped)."""
+    file = Path(path)
+    if file.suffix.lower() == ".json":
+        data = json.loads(file.read_text())
+        if isinstance(data, dict) and "database" in data:
+            return gt_class_names(file)
+        if not isinstance(data, list) or not all(isinstance(n, str) for n in data):
+            raise ValueError(f"{path}: expected a JSON list of class names or a GT file")
+        names = list(data)
+    else:
+        names = [
+            line.strip()
+            for line in file.read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
+    if not names:
+        raise ValueError(f"{path}: no class names in it")
+    if len(set(names)) != len(names):
+        raise ValueError(
+            f"{path}: class names repeat: {sorted({n for n in names if names.count(n) > 1})}"
+        )
+    return names
+
+
+def label_coverage(gt: GroundTruth, preds: Predictions) -> tuple[int, dict[str, int]]:
+    """(number of predicted segments whose label is a GT class, {other label: segment count})."""
+    classes = {label for segments in gt.values() for _, _, label in segments}
+    known = 0
+    unknown: dict[str, int] = {}
+    for scored in preds.values():
+        for _, _, label, _ in scored:
+            if label in classes:
+                known += 1
+            else:
+                unknown[str(label)] = unknown.get(str(label), 0) + 1
+    return known, unknown
