@@ -83,7 +83,10 @@ def test_load_class_list_formats(tmp_path: Path) -> None:
 
 def test_label_coverage() -> None:
     gt = {"v": [(0.0, 1.0, "A")], "w": [(0.0, 1.0, "B")]}
-    preds = {"v": [(0.0, 1.0, "A", 0.5), (0.0, 1.0, "class_0", 0.4)], "x": [(0, 1, "class_0", 1)]}
+    preds = {
+        "v": [(0.0, 1.0, "A", 0.5), (0.0, 1.0, "class_0", 0.4)],
+        "x": [(0.0, 1.0, "class_0", 1.0)],
+    }
     assert label_coverage(gt, preds) == (1, {"class_0": 2})
     assert label_coverage(gt, {}) == (0, {})
 
