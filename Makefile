@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install demo serve worker test test-pg lint format bench clean
+.PHONY: install demo serve worker test test-pg screenshots lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -33,6 +33,10 @@ test: install
 ## The suite with PostgreSQL at 127.0.0.1:5432 (database test, trust auth) as second backend.
 test-pg: install
 	BACKTAL_TEST_PG_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test $(BIN)/python -m pytest
+
+## Refresh docs/screenshots (the browser tests write them only when asked).
+screenshots: install
+	BACKTAL_WRITE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/annotator_ui -q -m browser
 
 lint: install
 	$(BIN)/ruff check .

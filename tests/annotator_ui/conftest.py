@@ -55,9 +55,17 @@ def open_page(browser: Any, live_server: str) -> Iterator[Any]:
         ctx.close()
 
 
+WRITE_SCREENSHOTS = os.environ.get("BACKTAL_WRITE_SCREENSHOTS") == "1"
+
+
 @pytest.fixture(scope="session")
-def screenshot_dir() -> Path:
-    """Where screenshots go: ``docs/screenshots`` (or ``$BACKTAL_SCREENSHOT_DIR``)."""
+def screenshot_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go. Only when asked (``BACKTAL_WRITE_SCREENSHOTS=1``, i.e.
+    ``make screenshots``): ``docs/screenshots`` or ``$BACKTAL_SCREENSHOT_DIR``. Otherwise a
+    temporary folder, so a test run leaves the work tree clean (the pictures are still
+    taken, so a page that cannot be captured still fails)."""
+    if not WRITE_SCREENSHOTS:
+        return tmp_path_factory.mktemp("screenshots")
     path = Path(os.environ.get("BACKTAL_SCREENSHOT_DIR", REPO / "docs" / "screenshots"))
     path.mkdir(parents=True, exist_ok=True)
     return path

@@ -2,9 +2,10 @@
 completion in the page; annotators get a 403 and no link.
 
 ``test_retrain_progress_with_stubbed_jobs_api`` serves the training API by route
-interception (a job that advances one epoch per poll), so the page is checked whatever the
-server has. ``test_retrain_end_to_end`` runs the real endpoints and worker; it skips while
-the server does not have them.
+interception (a job that advances one epoch per poll and can be held at an epoch).
+``test_retrain_end_to_end`` runs the real endpoints and worker, holds the training at epoch
+2 of 4 and reads the bar there. Both read the bar while the job is running, not only at
+its end.
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def test_sign_in_form_and_sign_out(admin, open_page):
 class FakeTrainingApi:
     """A training job that advances one epoch every time the page polls it."""
 
-    def __init__(self, epochs: int) -> None:
+    def __init__(self, epochs: int, hold_at: int | None = None) -> None:
         self.epochs = epochs
+        self.hold_at = hold_at  # stop advancing at this epoch until release()
         self.job: dict[str, Any] | None = None
         self.posted: list[Any] = []
         self.polls = 0
@@ -69,6 +71,8 @@ class FakeTrainingApi:
         job = self.job
         assert job is not None
         if job["status"] in ("succeeded", "failed", "cancelled"):
+            return
+        if job["status"] == "running" and self.polls == self.hold_at:
             return
         self.polls += 1
         epoch = min(self.polls, self.epochs)
@@ -180,7 +184,7 @@ def test_retrain_progress_with_stubbed_jobs_api(
     for name in ("Bounce", "Spin"):
         client.post("/api/v1/classes", json={"name": name}, headers=admin.h)
     upload(client, admin, clip_bytes)
-    fake = FakeTrainingApi(epochs=4)
+    fake = FakeTrainingApi(epochs=4, hold_at=2)
     page = open_page(None, "/")
     page.route(re.compile(r".*/api/v1/(jobs|training-jobs|model-versions)([/?].*)?$"), fake.handle)
     page.context.add_cookies([{"name": "backtal_session", "value": admin.token, "url": page.url}])
@@ -194,6 +198,14 @@ def test_retrain_progress_with_stubbed_jobs_api(
     page.get_by_role("button", name="Retrain").click()
     page.wait_for_function(f"() => {ADMIN}.jobStatus === 'running'")
     assert page.get_by_role("button", name="Retrain").is_disabled()
+    # held at epoch 2 of 4: the bar shows the job's own value, half way
+    page.wait_for_function(f"() => {ADMIN}.jobProgress === '0.5'")
+    page.wait_for_timeout(1500)  # more polls of the held job: the bar stays there
+    assert page.locator("#job-progress").evaluate("p => p.value") == 0.5
+    assert page.locator("#job-percent").inner_text() == "50 %"
+    assert "epoch 2 / 4" in page.locator("#job-text").inner_text()
+    assert page.locator("#curves").get_attribute("data-points") == "2"
+    fake.hold_at = None
     page.wait_for_function(f"() => {ADMIN}.jobStatus === 'succeeded'", timeout=20_000)
 
     assert fake.posted == [{"supervision": "bg-click", "epochs": 4}]
@@ -214,11 +226,9 @@ def test_retrain_progress_with_stubbed_jobs_api(
 
 
 def _start_worker(app: Any) -> Any:
-    """The server's worker in a thread (``server.worker.loop.Worker``), or None."""
-    try:
-        from server.worker.loop import Worker
-    except ImportError:
-        return None
+    """The server's worker in a thread; returns its stop function."""
+    from server.worker.loop import Worker
+
     worker = Worker(app.state.settings)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
@@ -232,18 +242,31 @@ def _start_worker(app: Any) -> Any:
 
 
 def test_retrain_end_to_end(
-    app, client, admin, alice, clip_bytes, clip2_bytes, open_page, screenshot_dir: Path
+    app, client, admin, alice, clip_bytes, clip2_bytes, open_page, screenshot_dir: Path, monkeypatch
 ):
-    """Must-show 3 against the real API and worker (small config)."""
-    if client.get("/api/v1/jobs", headers=admin.h).status_code == 404:
-        pytest.skip("GET /api/v1/jobs is not in the server yet")
-    if client.post("/api/v1/training-jobs", json={}, headers=alice.h).status_code == 404:
-        pytest.skip("POST /api/v1/training-jobs is not in the server yet")
+    """Must-show 3 against the real API and worker (small config). The worker's training
+    is held after epoch 2 of 4 (a gate around ``model.train.fit``'s progress callback) so
+    the page's bar is read at the job's intermediate value."""
+    import model.train
+
+    assert client.get("/api/v1/jobs", headers=admin.h).status_code == 200
+    assert client.post("/api/v1/training-jobs", json={}, headers=alice.h).status_code == 403
     for name in ("Bounce", "Spin"):
         client.post("/api/v1/classes", json={"name": name}, headers=admin.h)
+    real_fit = model.train.fit
+    held, release = threading.Event(), threading.Event()
+
+    def gated_fit(*args: Any, on_progress: Any, **kwargs: Any) -> Any:
+        def report(info: dict[str, Any]) -> None:
+            on_progress(info)
+            if info["epoch"] == 2:
+                held.set()
+                release.wait(120)
+
+        return real_fit(*args, on_progress=report, **kwargs)
+
+    monkeypatch.setattr(model.train, "fit", gated_fit)
     stop = _start_worker(app)
-    if stop is None:
-        pytest.skip("the server has no worker yet (server.worker.loop.Worker)")
     try:
         videos = [upload(client, admin, b).json() for b in (clip_bytes, clip2_bytes)]
         classes = client.get("/api/v1/classes", headers=admin.h).json()
@@ -261,11 +284,19 @@ def test_retrain_end_to_end(
             time.sleep(0.2)
         page = open_page(admin, "/admin")
         page.wait_for_function(f"() => {ADMIN}.loaded === '1'")
-        page.get_by_label("Epochs").fill("2")
+        page.get_by_label("Epochs").fill("4")
         page.get_by_label("Hidden size").fill("16")
         page.get_by_role("button", name="Retrain").click()
         page.wait_for_function(f"() => {ADMIN}.jobStatus !== undefined")
-        seen: list[float] = []
+        assert held.wait(120), "the training never reached epoch 2"
+        # the worker reports 0.9 · epoch / epochs while training: 0.45 at epoch 2 of 4
+        page.wait_for_function(f"() => {ADMIN}.jobProgress === '0.45'", timeout=20_000)
+        assert page.evaluate(f"() => {ADMIN}.jobStatus") == "running"
+        assert page.locator("#job-progress").evaluate("p => p.value") == 0.45
+        assert page.locator("#job-percent").inner_text() == "45 %"
+        assert "epoch 2 / 4" in page.locator("#job-text").inner_text()
+        release.set()
+        seen: list[float] = [0.45]
         for _ in range(600):
             status = page.evaluate(f"() => {ADMIN}.jobStatus")
             seen.append(float(page.evaluate(f"() => {ADMIN}.jobProgress")))
@@ -278,4 +309,5 @@ def test_retrain_end_to_end(
         page.locator("#versions-table tbody tr[data-version-id]").first.wait_for()
         page.screenshot(path=str(screenshot_dir / "admin.png"), full_page=True)
     finally:
+        release.set()
         stop()

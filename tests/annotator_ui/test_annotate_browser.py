@@ -232,16 +232,13 @@ def test_admin_sees_everyones_clicks_coloured_by_annotator(
 def test_proxy_and_thumbnail_hover_after_media_job(app, client, alice, clip_bytes, open_page):
     """With the worker's media job done, the page plays the proxy and hovering the timeline
     shows the thumbnail of that moment."""
-    try:
-        from server.models import JobKind
-        from server.worker.loop import run_until_idle
-    except ImportError:
-        pytest.skip("the server has no worker yet")
+    from server.models import JobKind
+    from server.worker.loop import run_until_idle
+
     video = upload(client, alice, clip_bytes).json()
     run_until_idle(app.state.settings, kinds=[JobKind.media])
     detail = client.get(f"/api/v1/videos/{video['id']}", headers=alice.h).json()
-    if not detail.get("proxy") or not detail.get("thumbnails"):
-        pytest.skip(f"the media job made no proxy/thumbnails: {detail.get('status_message')}")
+    assert detail["proxy"] and detail["thumbnails"], detail.get("status_message")
     page = open_page(alice, f"/videos/{video['id']}")
     wait_annotate_ready(page)
     with app.state.sessionmaker() as s:

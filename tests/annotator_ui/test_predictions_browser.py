@@ -1,9 +1,9 @@
 """Must-show 2: a model version's predictions are drawn on the annotate page's timeline.
 
 The model version, its segments and activation curves are written with the ORM. The first
-test reads them through the real ``GET /videos/{id}/predictions`` (skipped while the server
-does not have that endpoint); the second serves the same data by route interception, so
-the drawing is checked (and the docs screenshot taken) whatever the server has.
+test reads them through the real ``GET /videos/{id}/predictions``; the second serves the
+same data by route interception (with ground truth and a real thumbnail sprite), to check
+the drawing through the ground-truth re-layout and the zoom.
 """
 
 from __future__ import annotations
@@ -193,9 +193,7 @@ def test_predictions_drawn_on_timeline(
     r = client.get(
         f"/api/v1/videos/{data['video']['id']}/predictions?model_version=active", headers=alice.h
     )
-    if r.status_code == 404:
-        pytest.skip("GET /api/v1/videos/{id}/predictions is not in the server yet")
-    assert r.status_code == 200
+    assert r.status_code == 200, r.text
     body = r.json()
     assert body["model_version_id"] == data["model_version_id"]
     data["predictions"]["segments"] = body["segments"]
@@ -207,7 +205,7 @@ def test_predictions_drawn_on_timeline(
 
 
 def _stub_layers(
-    page: Any, data: dict[str, Any], sprite: bytes | None, sprite_index: dict[str, Any] | None
+    page: Any, data: dict[str, Any], sprite: bytes, sprite_index: dict[str, Any]
 ) -> None:
     vid = data["video"]["id"]
 
@@ -218,30 +216,27 @@ def _stub_layers(
 
     page.route(f"**/api/v1/videos/{vid}/predictions*", fulfil(data["predictions"]))
     page.route(f"**/api/v1/videos/{vid}/ground-truth*", fulfil(data["ground_truth"]))
-    if sprite is not None and sprite_index is not None:
-        page.route(
-            f"**/api/v1/videos/{vid}/thumbnails",
-            fulfil(
-                {
-                    "sprite_url": f"/api/v1/videos/{vid}/thumbnails/sprite.jpg",
-                    "tile_width": sprite_index["tile_width"],
-                    "tile_height": sprite_index["tile_height"],
-                    "columns": sprite_index["columns"],
-                    "times_s": sprite_index["times"],
-                }
-            ),
-        )
-        page.route(
-            f"**/api/v1/videos/{vid}/thumbnails/sprite.jpg",
-            lambda route: route.fulfill(status=200, content_type="image/jpeg", body=sprite),
-        )
+    page.route(
+        f"**/api/v1/videos/{vid}/thumbnails",
+        fulfil(
+            {
+                "sprite_url": f"/api/v1/videos/{vid}/thumbnails/sprite.jpg",
+                "tile_width": sprite_index["tile_width"],
+                "tile_height": sprite_index["tile_height"],
+                "columns": sprite_index["columns"],
+                "times_s": sprite_index["times"],
+            }
+        ),
+    )
+    page.route(
+        f"**/api/v1/videos/{vid}/thumbnails/sprite.jpg",
+        lambda route: route.fulfill(status=200, content_type="image/jpeg", body=sprite),
+    )
 
 
-def _sprite(clip_bytes: bytes, tmp_path: Path) -> tuple[bytes, dict[str, Any]] | tuple[None, None]:
-    try:
-        from server.media.thumbnails import make_thumbnail_sprite
-    except ImportError:
-        return None, None
+def _sprite(clip_bytes: bytes, tmp_path: Path) -> tuple[bytes, dict[str, Any]]:
+    from server.media.thumbnails import make_thumbnail_sprite
+
     src = tmp_path / "clip.mp4"
     src.write_bytes(clip_bytes)
     index = make_thumbnail_sprite(src, tmp_path / "sprite.jpg", every_s=0.5, tile_width=160)
@@ -288,8 +283,7 @@ def test_predictions_drawn_with_stubbed_api(
     seek(page, 1.9)
     page.locator("#timeline").scroll_into_view_if_needed()
     page.mouse.move(box["x"] + GUTTER + (box["width"] - GUTTER - PAD_RIGHT) * 0.55, box["y"] + 40)
-    if sprite is not None:
-        page.locator("#thumb .thumb-img").wait_for()
+    page.locator("#thumb .thumb-img").wait_for()
     page.screenshot(path=str(screenshot_dir / "annotate.png"), full_page=True)
     page.locator("#timeline").screenshot(path=str(screenshot_dir / "timeline-predictions.png"))
     assert not page.js_errors
