@@ -16,7 +16,7 @@ from server.auth import TokenCache
 from server.clicks.routes import router as clicks_router
 from server.clicks.service import VideoFactsCache
 from server.config import Settings
-from server.db import make_engine, make_sessionmaker
+from server.db import make_engine, make_sessionmaker, read_only
 from server.errors import ERROR_RESPONSES, SECURITY_HEADERS, install_error_handlers
 from server.exports.routes import router as exports_router
 from server.features.routes import router as features_router
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_sessionmaker = make_sessionmaker(read_only(engine))
     app.state.token_cache = TokenCache(settings.token_cache_s)
     app.state.video_facts = VideoFactsCache()
 
@@ -96,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @api.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         """Liveness and database reachability (no token needed)."""
-        with engine.connect() as conn:
+        with read_only(engine).connect() as conn:
             conn.execute(text("SELECT 1"))
         return {"status": "ok"}
 

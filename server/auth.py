@@ -111,7 +111,7 @@ async def current_user(
     digest = hash_token(credentials.credentials)
     user = cache.get(digest)
     if user is None:
-        factory: sessionmaker[Session] = request.app.state.sessionmaker
+        factory: sessionmaker[Session] = request.app.state.read_sessionmaker
         user = await run_in_threadpool(_lookup_user, factory, credentials.credentials)
         if user is None:
             raise Unauthorized("invalid or revoked token")

@@ -11,10 +11,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from starlette.requests import Request
 
+from server import sqlite_writes
 from server.config import Settings
 
 NAMING_CONVENTION = {
@@ -39,6 +40,7 @@ def make_engine(settings: Settings) -> Engine:
             connect_args={
                 "check_same_thread": False,
                 "timeout": settings.sqlite_busy_timeout_ms / 1000,
+                "factory": sqlite_writes.QueuedConnection,
             },
         )
 
@@ -52,11 +54,13 @@ def make_engine(settings: Settings) -> Engine:
             cur.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
             cur.close()
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: no deadlock-prone lock upgrades.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        # Reads: deferred, off the write lock; writes: a fair in-process queue, then
+        # BEGIN IMMEDIATE (server/sqlite_writes.py).
+        sqlite_writes.install(
+            engine,
+            make_url(settings.database_url).database or "",
+            settings.sqlite_busy_timeout_ms / 1000,
+        )
         return engine
     return create_engine(settings.database_url, pool_size=10, max_overflow=20)
 
@@ -95,8 +99,21 @@ def on_commit(session: Session, after: Callable[[], None]) -> None:
     session.info.setdefault("on_commit", []).append(after)
 
 
+def read_only(engine: Engine) -> Engine:
+    """``engine`` for transactions that only read: on SQLite they take no write lock (a WAL
+    snapshot) and may not write (``server.sqlite_writes``); elsewhere nothing changes."""
+    return engine.execution_options(**{sqlite_writes.READ_ONLY: True})
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """FastAPI dependency (function scope): the request's one transaction."""
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
+    """FastAPI dependency (function scope): the request's one transaction (read-only for
+    GET and HEAD requests: ``app.state.read_sessionmaker``)."""
+    state = request.app.state
+    factory: sessionmaker[Session] = state.sessionmaker
+    if request.method in READ_METHODS:
+        factory = getattr(state, "read_sessionmaker", factory)
     with session_scope(factory) as session:
         yield session
