@@ -23,11 +23,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from server.auth import user_for_token
-from server.models import Click, Role, User, Video, VideoLabel, VideoStatus
+from server.models import Click, Role, User, Video, VideoLabel
+from server.suggestions import service as suggestions
+from server.videos import service as videos_service
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -141,27 +143,6 @@ def _rates(clicks: int, duration_s: float, elapsed_ms: int, timed: int) -> dict[
     }
 
 
-def _unannotated(user_id: int) -> Any:
-    """SQL condition: the user has neither a live click nor a label on the video."""
-    has_click = exists().where(
-        Click.video_id == Video.id, Click.annotator_id == user_id, Click.deleted_at.is_(None)
-    )
-    has_label = exists().where(VideoLabel.video_id == Video.id, VideoLabel.annotator_id == user_id)
-    return and_(~has_click, ~has_label)
-
-
-def _next_unannotated(session: Session, user: User, after: int | None) -> int | None:
-    base = select(Video.id).where(
-        Video.deleted_at.is_(None), Video.status != VideoStatus.failed, _unannotated(user.id)
-    )
-    if after is not None:
-        found = session.scalar(base.where(Video.id > after).order_by(Video.id).limit(1))
-        if found is not None:
-            return int(found)
-    found = session.scalar(base.order_by(Video.id).limit(1))
-    return int(found) if found is not None else None
-
-
 def _user_dict(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
@@ -255,7 +236,7 @@ def videos_page(request: Request, offset: int = 0) -> Response:
             )
         )
         stats = _video_stats(session, user, videos)
-        next_id = _next_unannotated(session, user, None)
+        next_id = videos_service.next_unannotated(session, user.id, None)
         mine = session.execute(
             select(
                 func.count(Click.id),
@@ -311,20 +292,14 @@ def videos_page(request: Request, offset: int = 0) -> Response:
 
 @router.get("/videos/next")
 def next_video(request: Request, after: int | None = None) -> Response:
-    """The next video (after ``after``, wrapping around) that I have not annotated yet."""
+    """The video with the most open suggestions (once a model exists), else the next one
+    (after ``after``, wrapping around) that I have not annotated yet."""
     user = _cookie_user(request)
     if user is None:
         return _to_signin(request)
+    radius = request.app.state.settings.suggest_click_radius_s
     with _factory(request)() as session:
-        found = _next_unannotated(session, user, after)
-        if found is None and after is not None:
-            # Everything is annotated: just go to the next video in list order.
-            found = session.scalar(
-                select(Video.id)
-                .where(Video.deleted_at.is_(None), Video.id > after)
-                .order_by(Video.id)
-                .limit(1)
-            )
+        found = suggestions.next_video(session, user.id, after, radius)
     if found is None:
         return RedirectResponse("/videos?done=1", status_code=303)
     return RedirectResponse(f"/videos/{found}", status_code=303)
@@ -374,6 +349,19 @@ def admin_page(request: Request) -> Response:
             request, user, 403, "Admins only", "This page is for administrators of the project."
         )
     return _page(request, "admin.html", {"user": user, "config": {"user": _user_dict(user)}})
+
+
+@router.get("/admin/review", response_class=HTMLResponse)
+def review_page(request: Request) -> Response:
+    """Flagged clicks of the active model version: jump to the moment, keep or delete."""
+    user = _cookie_user(request)
+    if user is None:
+        return _to_signin(request)
+    if user.role != Role.admin:
+        return _error(
+            request, user, 403, "Admins only", "This page is for administrators of the project."
+        )
+    return _page(request, "review.html", {"user": user, "config": {"user": _user_dict(user)}})
 
 
 # ---------------------------------------------------------------------------- media, static

@@ -22,6 +22,8 @@ from server.exports.routes import router as exports_router
 from server.features.routes import router as features_router
 from server.jobs.routes import router as jobs_router
 from server.labels.routes import router as labels_router
+from server.quality.routes import router as quality_router
+from server.suggestions.routes import router as suggestions_router
 from server.training.routes import router as training_router
 from server.users.routes import router as users_router
 from server.videos.routes import router as videos_router
@@ -110,6 +112,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         jobs_router,
         features_router,
         training_router,
+        suggestions_router,
+        quality_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -55,6 +55,20 @@ class Settings(BaseSettings):
     proxy_max_height: int = Field(default=480, gt=0)
     thumbnail_every_s: float = Field(default=1.0, gt=0)
 
+    # Guided annotation (docs/guided.md): suggestions and click QA
+    suggest_per_video: int = Field(default=5, ge=0, le=50, description="Suggestions per video.")
+    suggest_min_spacing_s: float = Field(default=2.0, ge=0, description="Between suggestions.")
+    suggest_click_radius_s: float = Field(
+        default=1.0, ge=0, description="No suggestion this close to a background click."
+    )
+    suggest_min_score: float = Field(default=0.2, ge=0, description="Weakest suggestion offered.")
+    qa_min_score: float = Field(
+        default=0.5, description="A predicted segment this confident flags clicks inside it."
+    )
+    qa_margin_s: float = Field(
+        default=0.2, ge=0, description="Clicks this close to a segment's edge are not flagged."
+    )
+
     @field_validator("media_dir")
     @classmethod
     def _absolute(cls, v: Path) -> Path:

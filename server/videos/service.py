@@ -6,15 +6,25 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session
 
 from server.db import on_rollback
 from server.errors import BadRequest, Gone, InsufficientStorage, NotFound, Unprocessable
 from server.jobs import service as jobs
 from server.media import MediaError, VideoProbe, probe_video
-from server.models import Feature, JobKind, User, Video, VideoStatus, utcnow
+from server.models import (
+    Click,
+    Feature,
+    JobKind,
+    User,
+    Video,
+    VideoLabel,
+    VideoStatus,
+    utcnow,
+)
 from server.videos.upload import ReceivedUpload, safe_stem
 
 VIDEO_EXTENSIONS = {
@@ -289,3 +299,36 @@ def media_file(media_dir: Path, video: Video, which: str) -> Path:
     if not path.is_file():
         raise NotFound(f"the {which} of video {video.id} is missing on the server")
     return path
+
+
+def _unannotated(user_id: int) -> Any:
+    """SQL condition: the user has neither a live click nor a label on the video."""
+    has_click = exists().where(
+        Click.video_id == Video.id, Click.annotator_id == user_id, Click.deleted_at.is_(None)
+    )
+    has_label = exists().where(VideoLabel.video_id == Video.id, VideoLabel.annotator_id == user_id)
+    return and_(~has_click, ~has_label)
+
+
+def next_unannotated(session: Session, user_id: int, after: int | None) -> int | None:
+    """The next live video (after ``after``, wrapping around) the user has not annotated."""
+    base = select(Video.id).where(
+        Video.deleted_at.is_(None), Video.status != VideoStatus.failed, _unannotated(user_id)
+    )
+    if after is not None:
+        found = session.scalar(base.where(Video.id > after).order_by(Video.id).limit(1))
+        if found is not None:
+            return int(found)
+    found = session.scalar(base.order_by(Video.id).limit(1))
+    return int(found) if found is not None else None
+
+
+def next_in_list(session: Session, after: int) -> int | None:
+    """The next live video in list order (None after the last)."""
+    found = session.scalar(
+        select(Video.id)
+        .where(Video.deleted_at.is_(None), Video.id > after)
+        .order_by(Video.id)
+        .limit(1)
+    )
+    return int(found) if found is not None else None

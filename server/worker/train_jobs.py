@@ -15,6 +15,12 @@ from sqlalchemy.orm import Session
 
 from server.jobs import service as jobs
 from server.models import ActivationCurve, JobKind, ModelVersion, Prediction
+from server.suggestions.compute import (
+    background_click_times,
+    model_labels,
+    replace_suggestions,
+    suggest_config,
+)
 from server.training.dataset import build_dataset
 from server.training.service import check_trainable
 from server.worker.context import JobCancelled, JobContext, PermanentJobError
@@ -181,7 +187,10 @@ def downsample(curve: np.ndarray, points: int) -> np.ndarray:
 
 
 def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
-    """Run a model version on every video with its features; store segments and curves."""
+    """Run a model version on every video with its features; store segments, curves and
+    suggestions (where a background click would teach this version most)."""
+    from model.branches import foreground_beliefs
+    from model.suggest import rank_suggestions
     from model.train import load_checkpoint, predict
 
     version_id = ctx.model_version_id or ctx.params.get("model_version_id")
@@ -195,6 +204,7 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
         class_names = list(version.class_names)
         checkpoint = ctx.settings.media_dir / version.checkpoint_path
         data = build_dataset(s, ctx.settings.media_dir, extractor=extractor, labelled_only=False)
+        click_times = background_click_times(s, list(data.video_ids.values()))
     model, model_config, names, meta = load_checkpoint(checkpoint)
     if names != class_names:
         raise PermanentJobError("the checkpoint's class list differs from the version's")
@@ -208,9 +218,25 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
     train_cfg = meta.get("train_config")
     post_cfg = TrainConfig.from_dict(train_cfg).post if train_cfg else PostConfig()
     results: dict[str, Any] = {}
+    ranked: dict[int, list[Any]] = {}
+    suggest_cfg = suggest_config(ctx.settings)
     for i, item in enumerate(items):
         ctx.check_stop()
-        results.update(predict(model, [item], post_cfg))
+        res = predict(model, [item], post_cfg)[item.name]
+        results[item.name] = res
+        vid = data.video_ids[item.name]
+        fg_filter, fg_base = foreground_beliefs(model, item.features)
+        ranked[vid] = rank_suggestions(
+            res.cas,
+            res.video_scores,
+            res.segments,
+            item.duration,
+            click_times_s=click_times.get(vid, []),
+            labels=model_labels(item.labels, data.class_names, class_names),
+            fg_filter=fg_filter,
+            fg_base=fg_base,
+            config=suggest_cfg,
+        )
         ctx.progress((i + 1) / max(1, len(items)), f"predicted {i + 1}/{len(items)} videos")
 
     def publish(s: Session) -> str:
@@ -261,7 +287,10 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
                     },
                 )
             )
+        suggested = replace_suggestions(
+            s, int(version_id), ranked, [by_name[n] for n in class_names]
+        )
         s.flush()
-        return f"{count} segments on {len(results)} videos"
+        return f"{count} segments and {suggested} suggestions on {len(results)} videos"
 
     return publish

@@ -1,0 +1,1 @@
+"""Annotator quality: throughput, flagged share, share inside GT, label agreement."""

@@ -1,0 +1,1 @@
+"""Guided annotation: where to click next (suggestions) and click QA (flags)."""

@@ -1,0 +1,59 @@
+"""Model versions with predictions and suggestions written with the ORM (no training)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from server.db import session_scope
+from server.models import ModelVersion, Prediction, Suggestion
+
+
+def add_version(
+    app: Any,
+    *,
+    active: bool,
+    segments: list[tuple[int, int, float, float, float]] = (),  # type: ignore[assignment]
+    suggestions: list[tuple[int, float, float, str, int | None]] = (),  # type: ignore[assignment]
+) -> int:
+    """A model version; segments (video, class, start, end, score); suggestions (video, t,
+    score, reason, class), ranked in the given order per video. Returns its id."""
+    from sqlalchemy import update
+
+    with session_scope(app.state.sessionmaker) as s:
+        if active:
+            s.execute(update(ModelVersion).values(is_active=False))
+        mv = ModelVersion(
+            supervision="bg-click",
+            checkpoint_path="models/none.pt",
+            class_names=[],
+            is_active=active,
+        )
+        s.add(mv)
+        s.flush()
+        for vid, cid, a, b, score in segments:
+            s.add(
+                Prediction(
+                    model_version_id=mv.id,
+                    video_id=vid,
+                    class_id=cid,
+                    start_s=a,
+                    end_s=b,
+                    score=score,
+                )
+            )
+        ranks: dict[int, int] = {}
+        for vid, t, score, reason, cid in suggestions:
+            rank = ranks.get(vid, 0)
+            ranks[vid] = rank + 1
+            s.add(
+                Suggestion(
+                    model_version_id=mv.id,
+                    video_id=vid,
+                    rank=rank,
+                    t_s=t,
+                    score=score,
+                    reason=reason,
+                    class_id=cid,
+                )
+            )
+        return int(mv.id)
