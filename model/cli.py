@@ -109,10 +109,15 @@ def _train(args: argparse.Namespace) -> int:
         return 0
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    metrics = {"best_epoch": result.best_epoch, "val": result.best_metrics}
+    metrics = {
+        "best_epoch": result.best_epoch,
+        "val": result.best_metrics,
+        "selection": result.selection,
+    }
     save_checkpoint(out / "model.pt", result.model, model_config, config, class_names, metrics)
     (out / "history.json").write_text(json.dumps(result.history, indent=1))
-    print(f"best epoch {result.best_epoch}; wrote {out / 'model.pt'}")
+    print(f"best epoch {result.best_epoch}, chosen by {result.selection}")
+    print(f"wrote {out / 'model.pt'}")
     return 0
 
 

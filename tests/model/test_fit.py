@@ -18,8 +18,10 @@ from model.train import (
     predict,
     resolve_device,
     save_checkpoint,
+    selection_criterion,
     selection_key,
     split_holdout,
+    video_ranking,
 )
 from tests.model.backtal_toy import make_toy_videos, tiny_model_config
 
@@ -64,14 +66,86 @@ def test_best_epoch_is_chosen_on_held_out_training_videos_and_restored() -> None
     assert again == pytest.approx(result.best_metrics)  # the best epoch's weights came back
 
 
-def test_selection_without_gt_segments_uses_accuracy_and_clicks() -> None:
+def test_selection_without_gt_segments_uses_video_label_ranking() -> None:
     items = [replace(it, gt_segments=None) for it in make_toy_videos(6)]
     held = items[:2]
     result = fit(FAST, tiny_model_config(), items[2:], val_items=held)
     assert result.holdout == [it.name for it in held]
-    assert "mAP_0.1_0.7" not in result.history[0]["val"]
-    key = selection_key({"loss": 2.0, "video_acc": 0.5, "click_acc": 1.0})
-    assert key == (0.75, -2.0)
+    val = result.history[0]["val"]
+    assert "mAP_0.1_0.7" not in val and {"video_top1", "video_map"} <= set(val)
+    assert "ranking mAP" in result.selection
+    keys = [selection_key(h["val"]) for h in result.history]
+    assert keys[0] == (val["video_map"], -val["loss"])
+    assert result.best_epoch == 1 + keys.index(max(keys))
+    metrics = {"loss": 2.0, "video_acc": 0.5, "click_acc": 1.0, "video_map": 0.3}
+    assert selection_key(metrics) == (0.3, -2.0)
+    assert selection_key({"loss": 2.0, "video_acc": 0.0}) == (0.0, -2.0)  # loss decides
+    assert "held-out loss" in selection_criterion({"loss": 2.0, "video_acc": 0.0})
+
+
+def test_selection_uses_map_on_the_held_out_videos_that_have_gt() -> None:
+    items = make_toy_videos(6)
+    held = [items[0], replace(items[1], gt_segments=None)]  # one with GT segments, one without
+    result = fit(FAST, tiny_model_config(), items[2:], val_items=held)
+    val = result.history[0]["val"]
+    assert val["mAP_videos"] == 1.0 and "mAP_0.1_0.7" in val
+    assert selection_key(val) == (val["mAP_0.1_0.7"], -val["loss"])
+    assert result.selection.startswith("held-out mAP@0.1:0.7 on 1 videos")
+    assert fit(FAST, tiny_model_config(), items).selection == "no held-out videos: the last epoch"
+
+
+def test_video_ranking_by_hand() -> None:
+    scores = np.array(
+        [
+            [0.5, 0.3, 0.2],  # label 1 ranks 2nd: AP 1/2, top-1 miss
+            [0.5, 0.3, 0.2],  # labels 0, 1 rank 1st, 2nd: precisions 1, 1 -> AP 1
+            [0.2, 0.3, 0.5],  # labels 0, 2: ranks 3 and 1: precisions 2/3, 1 -> AP 5/6
+            [1 / 3, 1 / 3, 1 / 3],  # uniform: ties count against: AP 1/3, top-1 miss
+            [0.6, 0.2, 0.2],  # no label: AP NaN
+        ]
+    )
+    labels = np.array([[0, 1, 0], [1, 1, 0], [1, 0, 1], [0, 1, 0], [0, 0, 0]])
+    top1, ap = video_ranking(scores, labels)
+    assert top1.tolist() == [False, True, True, False, False]
+    np.testing.assert_allclose(ap[:4], [0.5, 1.0, 5 / 6, 1 / 3])
+    assert np.isnan(ap[4])
+
+
+def test_selection_moves_where_the_old_criterion_was_constant() -> None:
+    """The outside check: 20 classes, suppressed video scores all below the 0.25 class
+    threshold every epoch, background clicks always on the background class. The old key
+    (mean of thresholded video accuracy and click consistency, then loss) is the same for
+    every epoch and so picks the lowest loss; ranking the labelled class first is what the
+    new key rewards."""
+    labels = np.zeros((4, 20))
+    labels[np.arange(4), [3, 7, 7, 12]] = 1
+    # every class at 0.04, one rival class at 0.05; the labelled class of each video at:
+    # epoch 0: 0.04 (tied with 18 others, under the rival: rank 20, AP 1/20)
+    # epoch 1: 0.045 (rank 2, AP 1/2); epoch 2: 0.06 (rank 1, AP 1); epoch 3: half and half
+    lifts = [[0.04] * 4, [0.045] * 4, [0.06] * 4, [0.045, 0.06, 0.045, 0.06]]
+    epochs = []
+    for epoch, lift in enumerate(lifts):
+        probs = np.full((4, 20), 0.04)
+        probs[:, 0] = 0.05
+        probs[labels > 0] = lift
+        old_acc = float(((probs >= 0.25) == (labels > 0)).all(1).mean())
+        top1, ap = video_ranking(probs, labels)
+        epochs.append(
+            {
+                "loss": 1.0 - 0.01 * epoch,  # the last epoch has the lowest loss
+                "video_acc": old_acc,
+                "click_acc": 1.0,
+                "video_top1": float(top1.mean()),
+                "video_map": float(ap.mean()),
+            }
+        )
+    assert {e["video_acc"] for e in epochs} == {0.0}
+    old_keys = [(np.mean([e["video_acc"], e["click_acc"]]), -e["loss"]) for e in epochs]
+    assert old_keys.index(max(old_keys)) == 3  # the old choice: the loss alone
+    assert [e["video_map"] for e in epochs] == pytest.approx([1 / 20, 1 / 2, 1, 3 / 4])
+    assert [e["video_top1"] for e in epochs] == [0.0, 0.0, 1.0, 0.5]
+    new_keys = [selection_key(e) for e in epochs]
+    assert new_keys.index(max(new_keys)) == 2
 
 
 def test_should_stop_cancels_promptly() -> None:

@@ -58,12 +58,13 @@ def test_train_predict_eval_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "data"
     gt = _write_dataset(data)
     out = tmp_path / "run"
-    _cli(
+    trained = _cli(
         "train", "--data", str(data), "--supervision", "bg-click", "--out", str(out),
         "--epochs", "60", "--hidden", "32", "--batch-size", "4", "--lr", "1e-3",
         "--holdout", "0.25", "--device", "cpu",
     )  # fmt: skip
     assert (out / "model.pt").is_file()
+    assert "chosen by held-out mAP@0.1:0.7 on 4 videos" in trained.stdout
     history = json.loads((out / "history.json").read_text())
     assert len(history) == 60 and "mAP_0.1_0.7" in history[0]["val"]
 
