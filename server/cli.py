@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
+import signal
+import subprocess
 import sys
 
 from sqlalchemy import select
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, session_scope
-from server.models import Role, User, Video
+from server.models import Role, Video
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -36,60 +38,34 @@ def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _demo_user(session: object, name: str, role: Role) -> str:
-    from sqlalchemy.orm import Session
-
-    from server.users.service import create_user, rotate_token
-
-    assert isinstance(session, Session)
-    user = session.scalar(select(User).where(User.name == name))
-    if user is None:
-        return create_user(session, name, role)[1]
-    return rotate_token(session, user.id)[1]
-
-
 def cmd_seed_demo(settings: Settings, args: argparse.Namespace) -> int:
-    """Generate the demo clips (once), register them, add classes and two users."""
+    """Generate the demo set: clips, classes, users, ground truth, a demo annotator's work."""
     from server import demo
-    from server.labels.service import create_class, list_classes
-    from server.migrate import upgrade
-    from server.training.service import import_ground_truth
-    from server.videos.service import register_files
 
-    upgrade(settings)
-    folder = settings.media_dir / "demo"
-    folder.mkdir(parents=True, exist_ok=True)
-    clips = demo.demo_plan(args.videos)
-    for clip in clips:
-        path = folder / f"{clip.name}.mp4"
-        if not path.exists():
-            print(f"generating {path.name}", file=sys.stderr)
-            demo.write_clip(clip, path)
-    gt_json = json.dumps(demo.ground_truth(clips), indent=1)
-    (folder / "ground_truth.json").write_text(gt_json)
-    factory = make_sessionmaker(make_engine(settings))
-    with session_scope(factory) as session:
-        existing = {c.name for c in list_classes(session)}
-        for name in demo.CLASSES:
-            if name not in existing:
-                create_class(session, name)
-        admin_token = _demo_user(session, "admin", Role.admin)
-        annotator_token = _demo_user(session, "annotator", Role.annotator)
-        admin = session.scalar(select(User).where(User.name == "admin"))
-        assert admin is not None
-        created, _ = register_files(
-            session, settings.media_dir, [f"demo/{c.name}.mp4" for c in clips], admin
-        )
-        # ground truth for evaluation only: model versions then report held-out mAP
-        import_ground_truth(session, gt_json.encode())
+    out = demo.seed(settings, args.videos, log=lambda line: print(line, file=sys.stderr))
     url = f"http://{settings.host}:{settings.port}"
     print(
-        f"demo: {len(created)} new videos ({len(clips)} in all), classes {demo.CLASSES}, "
+        f"demo: {out.new_videos} new videos ({out.videos} in all), classes {demo.CLASSES}, "
         "ground truth imported (evaluation only)"
     )
-    print(f"admin token:     {admin_token}")
-    print(f"annotator token: {annotator_token}")
+    print(
+        f"demo: '{demo.DEMO_ANNOTATOR}' labelled {out.demo_labelled} videos and made "
+        f"{out.demo_clicks} background clicks ({out.demo_clicks_per_min} per minute of video)"
+    )
+    print(f"admin token:     {out.admin_token}")
+    print(f"annotator token: {out.annotator_token}")
     print(f"open {url}/  (API docs: {url}/docs)")
+    print(
+        "where to look, once the worker has made the features (the video list says ready):\n"
+        f"  1. {url}/admin as admin: Retrain (bg-click) trains on the demo annotator's clicks,\n"
+        "     the bar and curves fill in; or from a shell:\n"
+        f"     curl -X POST {url}/api/v1/training-jobs -H 'Authorization: Bearer "
+        f"{out.admin_token}' -H 'Content-Type: application/json' -d '{{\"epochs\": 20}}'\n"
+        f"  2. {url}/videos : open a clip: the predicted segments and the activation curve on\n"
+        "     its timeline (as admin: the demo annotator's clicks too)\n"
+        f"  3. {url}/ as annotator: your videos are unannotated; press B for background, "
+        "A then a class number for an action, ? for every key"
+    )
     return 0
 
 
@@ -151,22 +127,40 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from server.migrate import upgrade
 
     upgrade(settings)
-    worker = None
-    if args.with_worker:
-        import subprocess
+    worker: subprocess.Popen[bytes] | None = None
 
-        worker = subprocess.Popen([sys.executable, "-m", "server.worker"])
-        print(f"worker started (pid {worker.pid})", file=sys.stderr)
+    def _exit(signum: int, _frame: object) -> None:
+        # uvicorn shuts down on SIGTERM/SIGINT, then restores this handler and raises the
+        # signal again; the default SIGTERM action would end the process before the
+        # ``finally`` below, leaving the worker running. Exit through ``finally`` instead.
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
     try:
+        if args.with_worker:
+            # --parent-pid: the worker also stops by itself if this process dies (SIGKILL)
+            cmd = [sys.executable, "-m", "server.worker", "--parent-pid", str(os.getpid())]
+            worker = subprocess.Popen(cmd)
+            print(f"worker started (pid {worker.pid})", file=sys.stderr, flush=True)
         uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if worker is not None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+            stop_worker(worker)
     return 0
+
+
+def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+    """SIGTERM: the worker hands its running job back to the queue and exits; SIGKILL if
+    it has not within ``timeout_s`` (its job then comes back by the stale-heartbeat rule)."""
+    if worker.poll() is None:
+        worker.terminate()
+    try:
+        worker.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+    print(f"worker stopped (exit status {worker.returncode})", file=sys.stderr, flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

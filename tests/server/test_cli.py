@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
-from server.models import GroundTruthSegment, Job, User, Video
+from server.models import Click, GroundTruthSegment, Job, User, Video
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,12 +52,18 @@ def test_seed_demo_twice(env, settings):  # type: ignore[no-untyped-def]
     second = cli(env, "seed-demo", "--videos", "2")
     assert second.returncode == 0, second.stderr
     assert "demo: 0 new videos (2 in all)" in second.stdout
+    made = next(line for line in second.stdout.splitlines() if "demo-annotator" in line)
+    clicks = int(made.split("made ")[1].split()[0])
+    assert "labelled 2 videos" in made and clicks >= 4
+    assert "/api/v1/training-jobs" in second.stdout and "/admin" in second.stdout
     tokens = [line.split()[-1] for line in second.stdout.splitlines() if "token:" in line]
     assert len(tokens) == 2 and all(t.startswith("bts_") for t in tokens)
     engine = create_engine(settings.database_url)
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Video)) == 2
-        assert s.scalar(select(func.count()).select_from(User)) == 2
+        # admin, annotator and the demo annotator (whose clicks are not added twice)
+        assert s.scalar(select(func.count()).select_from(User)) == 3
+        assert s.scalar(select(func.count()).select_from(Click)) == clicks
         assert s.scalar(select(func.count()).select_from(Job)) == 2  # one media job each
         assert (s.scalar(select(func.count()).select_from(GroundTruthSegment)) or 0) > 0
     engine.dispose()
