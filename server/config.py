@@ -52,6 +52,19 @@ class Settings(BaseSettings):
     feature_extractor: str = Field(
         default="effnet-lite0+dis-flow", description="Extractor used by feature jobs."
     )
+    # Housekeeping (docs/reliability.md)
+    checkpoint_keep_last: int = Field(
+        default=3,
+        ge=0,
+        description="Checkpoints kept besides the active version's (newest first); the "
+        "other model versions' checkpoint files go after a training publishes.",
+    )
+    stale_temp_after_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="A hidden temporary file unchanged this long is swept even if its "
+        "writer cannot be identified (a dead writer's file goes at once).",
+    )
     proxy_max_height: int = Field(default=480, gt=0)
     thumbnail_every_s: float = Field(default=1.0, gt=0)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import tempfile
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from server.db import on_commit, on_rollback
 from server.errors import InsufficientStorage, Unprocessable
+from server.housekeeping.tempfiles import temp_path
 from server.models import Feature, Video, VideoStatus
 
 FEATURES = "features"
@@ -90,9 +90,9 @@ def read_feature_file(data: bytes, filename: str) -> FeatureFile:
 def save_npy_atomic(path: Path, array: np.ndarray) -> None:
     """Write ``array`` to ``path`` so that readers only ever see a complete file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = temp_path(path, ".tmp")  # names its writer: a dead writer's file gets swept
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             np.save(fh, array)
             fh.flush()
             os.fsync(fh.fileno())

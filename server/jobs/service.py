@@ -174,6 +174,22 @@ def retry_or_fail(session: Session, job_id: int, worker_id: str, error: str) -> 
     return job.status
 
 
+def hand_back(session: Session, job_id: int, worker_id: str) -> bool:
+    """A stopping worker gives its running job back to the queue at once (no wait for the
+    stale-heartbeat rule). The attempt is not counted: nothing failed. False if the job
+    was not this worker's any more."""
+    job = session.scalar(select(Job).where(_mine(job_id, worker_id)))
+    if job is None:
+        return False
+    job.status = JobStatus.queued
+    job.worker_id = None
+    job.attempts = max(0, job.attempts - 1)
+    job.progress = 0.0
+    job.message = f"queued again: worker {worker_id} stopped and handed the job back"[:2000]
+    session.flush()
+    return True
+
+
 def recover_stale(session: Session, stale_after_s: float, now: datetime | None = None) -> list[Job]:
     """Re-queue (or fail, when out of attempts) running jobs whose heartbeat stopped."""
     cutoff = (now or utcnow()) - timedelta(seconds=stale_after_s)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -32,6 +31,7 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, Interpolation
 
+from server.housekeeping.tempfiles import temp_path
 from server.media.errors import MediaCancelled, MediaError
 from server.media.probe import estimated_frames, frame_rotation, open_video_stream
 
@@ -86,10 +86,7 @@ def make_proxy(
     unreadable source.
     """
     src_path, dst_path = os.fspath(src), os.fspath(dst)
-    folder = os.path.dirname(os.path.abspath(dst_path))
-    tmp_path = os.path.join(
-        folder, f".{os.path.basename(dst_path)}.{os.getpid()}-{secrets.token_hex(4)}.part"
-    )
+    tmp_path = temp_path(dst_path)  # names its writer: a dead writer's file gets swept
     container, stream, rate = open_video_stream(
         src_path, "The original video cannot be opened for conversion."
     )

@@ -17,7 +17,6 @@ import contextlib
 import json
 import math
 import os
-import secrets
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -27,6 +26,7 @@ import cv2
 import numpy as np
 from av.video.reformatter import Interpolation
 
+from server.housekeeping.tempfiles import temp_path
 from server.media.errors import MediaCancelled, MediaError
 from server.media.probe import estimated_frames, frame_rotation, open_video_stream
 
@@ -146,8 +146,7 @@ def make_thumbnail_sprite(
 
 
 def _atomic_write(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.part")
+    tmp = temp_path(path)  # names its writer: a dead writer's file gets swept
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -18,6 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="exit when the queue is empty")
     parser.add_argument("--id", default=None, help="worker id shown on its jobs")
     parser.add_argument("--kinds", default=None, help="comma-separated job kinds to take")
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="stop (handing the running job back) when this parent process is gone",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:  # one intra-op thread: more stalls a busy 2-core machine
@@ -27,10 +34,15 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # pragma: no cover
         pass
     kinds = [JobKind(k) for k in args.kinds.split(",")] if args.kinds else None
-    worker = Worker(Settings(), worker_id=args.id, kinds=kinds)
+    if args.parent_pid is not None and os.getppid() != args.parent_pid:
+        logging.getLogger("backtal.worker").warning("parent %s is gone already", args.parent_pid)
+        return 0
+    worker = Worker(Settings(), worker_id=args.id, kinds=kinds, parent_pid=args.parent_pid)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
-        logging.getLogger("backtal.worker").info("signal %s: stopping after this job", signum)
+        logging.getLogger("backtal.worker").info(
+            "signal %s: stopping (a running job is handed back to the queue)", signum
+        )
         worker.stop_event.set()
 
     signal.signal(signal.SIGTERM, _stop)

@@ -34,6 +34,8 @@ class JobContext:
     settings: Settings
     factory: sessionmaker[Session]
     min_write_interval_s: float = 0.5
+    # set when the worker is stopping (SIGTERM/SIGINT, parent gone): the job is handed back
+    shutdown: threading.Event = field(default_factory=threading.Event)
     _cancel: threading.Event = field(default_factory=threading.Event)
     _lost: threading.Event = field(default_factory=threading.Event)
     _last_progress_write: float = 0.0
@@ -65,11 +67,22 @@ class JobContext:
         self._write(log_line=line)
 
     def should_stop(self) -> bool:
-        return self._cancel.is_set() or self._lost.is_set()
+        return self._cancel.is_set() or self._lost.is_set() or self.shutdown.is_set()
 
-    def check_stop(self) -> None:
-        if self.should_stop():
-            raise JobCancelled("cancelled" if self._cancel.is_set() else "job taken away")
+    def check_stop(self, *, shutdown: bool = True) -> None:
+        """Raise ``JobCancelled`` if the job was cancelled or taken away, or (with
+        ``shutdown``) if the worker is stopping."""
+        if self._cancel.is_set():
+            raise JobCancelled("cancelled")
+        if self._lost.is_set():
+            raise JobCancelled("job taken away")
+        if shutdown and self.shutdown.is_set():
+            raise JobCancelled("the worker is stopping")
+
+    @property
+    def stopping(self) -> bool:
+        """The worker is stopping and the job was neither cancelled nor taken away."""
+        return self.shutdown.is_set() and not self._cancel.is_set() and not self._lost.is_set()
 
     @property
     def lost(self) -> bool:

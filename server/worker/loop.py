@@ -20,6 +20,7 @@ from server.models import Job, JobKind, JobStatus, Video, VideoStatus
 from server.worker.context import Handler, JobCancelled, JobContext, PermanentJobError
 
 log = logging.getLogger("backtal.worker")
+PARENT_POLL_S = 0.5
 
 
 def default_handlers() -> dict[JobKind, Handler]:
@@ -52,6 +53,7 @@ class Worker:
         worker_id: str | None = None,
         kinds: list[JobKind] | None = None,
         handlers: dict[JobKind, Handler] | None = None,
+        parent_pid: int | None = None,
     ) -> None:
         self.settings = settings
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -60,6 +62,9 @@ class Worker:
         self.handlers = handlers or default_handlers()
         self.kinds = kinds or list(self.handlers)
         self.stop_event = threading.Event()
+        # started by ``serve --with-worker``: stop (handing the job back) when it is gone
+        self.parent_pid = parent_pid
+        self._swept = False
 
     # ------------------------------------------------------------------------------------
     def recover_stale(self) -> None:
@@ -83,6 +88,7 @@ class Worker:
                 model_version_id=job.model_version_id,
                 settings=self.settings,
                 factory=self.factory,
+                shutdown=self.stop_event,
             )
             attempt = job.attempts
         if self.settings.job_trace_file is not None:
@@ -99,8 +105,36 @@ class Worker:
         self.execute(ctx)
         return True
 
+    def sweep_temp_files(self) -> None:
+        """Remove temporary files of dead writers (e.g. this worker before a SIGKILL)."""
+        from server.housekeeping.tempfiles import sweep
+
+        try:
+            for path in sweep(self.settings.media_dir, self.settings.stale_temp_after_s):
+                log.info("removed stale temporary file %s", path)
+        except OSError as exc:  # never a reason not to work
+            log.warning("sweeping temporary files failed: %s", exc)
+
+    def _watch_parent(self) -> None:
+        while True:
+            if os.getppid() != self.parent_pid:
+                log.warning("worker %s: its parent process is gone; stopping", self.worker_id)
+                self.stop_event.set()
+                return
+            if self.stop_event.wait(PARENT_POLL_S):
+                return
+
     def run(self, *, once: bool = False, max_jobs: int | None = None) -> int:
-        """Loop until stopped (or, with ``once``, until the queue is empty)."""
+        """Loop until stopped (or, with ``once``, until the queue is empty).
+
+        Starts by sweeping stale temporary files. Setting ``stop_event`` (SIGTERM, SIGINT,
+        the parent process gone) stops the loop and hands a running job back to the queue.
+        """
+        if not self._swept:
+            self._swept = True
+            self.sweep_temp_files()
+        if self.parent_pid is not None:
+            threading.Thread(target=self._watch_parent, daemon=True, name="parent").start()
         done = 0
         while not self.stop_event.is_set():
             try:
@@ -153,8 +187,10 @@ class Worker:
         t0 = time.monotonic()
         try:
             publish = handler(ctx)
-            ctx.check_stop()
+            ctx.check_stop(shutdown=False)  # finished work is published even when stopping
         except JobCancelled as exc:
+            if ctx.stopping:
+                return self._hand_back(ctx)
             return self._end(ctx, JobStatus.cancelled, message=f"cancelled: {exc}")
         except PermanentJobError as exc:
             return self._fail(ctx, str(exc), permanent=True)
@@ -176,6 +212,12 @@ class Worker:
             return self._fail(ctx, f"{type(exc).__name__}: {exc}", permanent=False)
         log.info("job %s succeeded in %.1f s", ctx.job_id, time.monotonic() - t0)
         return JobStatus.succeeded
+
+    def _hand_back(self, ctx: JobContext) -> JobStatus | None:
+        with session_scope(self.factory) as s:
+            ok = jobs.hand_back(s, ctx.job_id, self.worker_id)
+        log.info("job %s handed back to the queue (worker stopping)", ctx.job_id)
+        return JobStatus.queued if ok else None
 
     def _end(self, ctx: JobContext, status: JobStatus, message: str) -> JobStatus | None:
         with session_scope(self.factory) as s:

@@ -4,6 +4,8 @@
 worker's collaborators before starting the real worker loop)::
 
     proxy             while the browser proxy is being encoded (after its first progress)
+    proxy-file        while the browser proxy is being encoded, once its temporary file is
+                      on disk (the encoder buffers its first frames before writing)
     thumbnails        while the thumbnail sprite is being made
     features          while the extractor runs
     publish-media     inside the transaction that publishes the media job, before commit
@@ -17,9 +19,10 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
-STAGES = ("proxy", "thumbnails", "features", "publish-media", "publish-features")
+STAGES = ("proxy", "proxy-file", "thumbnails", "features", "publish-media", "publish-features")
 
 
 def _die() -> None:
@@ -50,6 +53,22 @@ def install(stage: str) -> None:
             _die()  # the encoder reported no progress before it finished
 
         media_jobs.make_proxy = proxy  # type: ignore[assignment]
+    elif stage == "proxy-file":
+        real_proxy = media_jobs.make_proxy
+
+        def proxy_file(src: Any, dst: Any, *args: Any, progress: Any = None, **kw: Any) -> Any:
+            folder, name = Path(dst).parent, Path(dst).name
+
+            def wrapped(fraction: float) -> None:
+                if progress is not None:
+                    progress(fraction)
+                if any(p.name.startswith(f".{name}") for p in folder.iterdir()):
+                    _die()
+
+            real_proxy(src, dst, *args, progress=wrapped, **kw)
+            _die()  # no temporary file was seen: the test's own check then fails
+
+        media_jobs.make_proxy = proxy_file  # type: ignore[assignment]
     elif stage == "thumbnails":
         real_sprite = media_jobs.make_thumbnail_sprite
 
