@@ -30,6 +30,9 @@ class VideoSuggestions(Schema):
     )
     answered: int = Field(default=0, description="Suggestions of this video the caller answered.")
     passed: int = Field(default=0, description="Suggestions of this video the caller passed.")
+    click_radius_s: float = Field(
+        default=1.0, description="A background click this close answers a suggestion."
+    )
 
 
 class SuggestionResponseIn(Schema):

@@ -55,7 +55,7 @@ def video_suggestions(
     """The caller's open suggestions of a video under ``active`` or a version id, best first."""
     version = resolve_version(session, which)
     if version is None:
-        return VideoSuggestions(video_id=video_id, model_version_id=None)
+        return VideoSuggestions(video_id=video_id, model_version_id=None, click_radius_s=radius_s)
     rows = session.scalars(
         select(Suggestion)
         .where(
@@ -83,6 +83,7 @@ def video_suggestions(
         suggestions=[SuggestionOut.model_validate(s) for s in rows],
         answered=int(counts.get(SuggestionResponseKind.answered, 0)),
         passed=int(counts.get(SuggestionResponseKind.passed, 0)),
+        click_radius_s=radius_s,
     )
 
 

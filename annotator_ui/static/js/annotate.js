@@ -23,6 +23,9 @@ let classes = [];
 let myLabels = new Set();
 let users = new Map(); // admin: id -> name
 let selectedKey = null;
+let suggestions = []; // my open suggestions of the active model version, in time order
+let suggestionRadius = 1.0; // a background click this close answers a suggestion (server's)
+let currentSuggestion = null; // the one I jumped to with S / Shift+S (or on the timeline)
 
 function say(text, isError = false) {
   statusEl.textContent = text;
@@ -36,6 +39,7 @@ const timeline = new Timeline($("timeline"), {
   thumbEl: $("thumb"),
   onSeek: (t) => seek(t),
   onSelect: (c) => select(c.key, { seekTo: true }),
+  onSuggestion: (s) => goToSuggestion(s),
 });
 timeline.set({ colorFor: (c) => (isAdmin ? annotatorColor(c.annotator_id) : annotatorColor(0)) });
 
@@ -116,7 +120,85 @@ function backgroundClick() {
   lastActionAt = now;
   selectedKey = null;
   renderClicks();
+  answerSuggestionsAt(t);
   return e;
+}
+
+// ------------------------------------------------------------------ suggestions
+function renderSuggestions() {
+  if (currentSuggestion && !suggestions.includes(currentSuggestion)) currentSuggestion = null;
+  root.dataset.suggestions = String(suggestions.length);
+  root.dataset.currentSuggestion = currentSuggestion ? String(currentSuggestion.id) : "";
+  const btn = $("next-suggestion");
+  btn.hidden = suggestions.length === 0;
+  $("suggestion-count").textContent = String(suggestions.length);
+  timeline.set({ suggestions, currentSuggestion: currentSuggestion ? currentSuggestion.id : null });
+}
+
+async function loadSuggestions() {
+  let got = null;
+  try {
+    got = await apiOptional(`/videos/${V.id}/suggestions?model_version=active`);
+  } catch (e) {
+    say(`Suggestions not loaded: ${e.detail || e.message}`, true);
+  }
+  suggestions = got && got.suggestions ? [...got.suggestions].sort((a, b) => a.t_s - b.t_s) : [];
+  if (got && Number.isFinite(got.click_radius_s)) suggestionRadius = got.click_radius_s;
+  renderSuggestions();
+}
+
+function respond(s, response) {
+  api(`/suggestions/${s.id}/response`, { method: "PUT", body: { response } }).catch((e) =>
+    say(`Answer to the suggestion not saved: ${e.detail || e.message}`, true),
+  );
+}
+
+const REASON_TEXT = {
+  low_confidence: "the model is unsure of the action here",
+  branch_disagreement: "the model's two branches disagree whether this is background",
+  segment_border: "activation spills past a predicted segment's edge",
+  unlabelled_activation: "the model sees a class this video is not labelled with",
+};
+
+function goToSuggestion(s) {
+  currentSuggestion = s;
+  video.pause();
+  seek(s.t_s);
+  renderSuggestions();
+  const why = REASON_TEXT[s.reason] || s.reason;
+  say(`Suggestion at ${formatTime(s.t_s)}: ${why}. B if it is background; S moves on.`);
+}
+
+// S / Shift+S: the next / previous open suggestion after / before the playhead (wrapping).
+// Leaving a suggestion I jumped to without answering it passes it.
+function stepSuggestion(dir) {
+  const here = video.currentTime;
+  const left = currentSuggestion;
+  if (left) {
+    respond(left, "passed");
+    suggestions = suggestions.filter((s) => s !== left);
+    currentSuggestion = null;
+  }
+  if (!suggestions.length) {
+    renderSuggestions();
+    say(left ? "That was the last suggestion of this video. N: next video." : "No suggestions on this video.");
+    return;
+  }
+  const eps = 1e-3;
+  const target =
+    dir > 0
+      ? suggestions.find((s) => s.t_s > here + eps) || suggestions[0]
+      : [...suggestions].reverse().find((s) => s.t_s < here - eps) || suggestions[suggestions.length - 1];
+  goToSuggestion(target);
+}
+
+// A background click answers every open suggestion closer than the server's radius.
+function answerSuggestionsAt(t) {
+  const hit = suggestions.filter((s) => Math.abs(s.t_s - t) < suggestionRadius);
+  if (!hit.length) return;
+  for (const s of hit) respond(s, "answered");
+  suggestions = suggestions.filter((s) => !hit.includes(s));
+  renderSuggestions();
 }
 
 async function undo() {
@@ -354,6 +436,7 @@ document.addEventListener("keydown", (ev) => {
   if ((key === "z" || key === "Z") && (!mod || ((ev.ctrlKey || ev.metaKey) && !ev.altKey))) undo();
   else if (mod) handled = false;
   else if (key === "b" || key === "B") backgroundClick();
+  else if (key === "s" || key === "S") stepSuggestion(ev.shiftKey ? -1 : 1);
   else if (key === " " || key === "Spacebar") togglePlay();
   else if (key === "ArrowLeft") ev.shiftKey ? stepSecond(-1) : stepFrame(-1);
   else if (key === "ArrowRight") ev.shiftKey ? stepSecond(1) : stepFrame(1);
@@ -385,6 +468,7 @@ $("frame-fwd").addEventListener("click", () => stepFrame(1));
 $("slower").addEventListener("click", () => setSpeed(-1));
 $("faster").addEventListener("click", () => setSpeed(1));
 $("bg-click").addEventListener("click", backgroundClick);
+$("next-suggestion").addEventListener("click", () => stepSuggestion(1));
 $("undo").addEventListener("click", undo);
 $("delete-selected").addEventListener("click", deleteSelected);
 $("help-button").addEventListener("click", toggleHelp);
@@ -446,7 +530,7 @@ async function start() {
     say(`Could not load the annotations: ${e.detail || e.message}`, true);
     return;
   }
-  await Promise.all([loadPredictions(), loadGroundTruth(), loadThumbnails()]);
+  await Promise.all([loadPredictions(), loadGroundTruth(), loadThumbnails(), loadSuggestions()]);
   root.dataset.layers = "1";
 }
 

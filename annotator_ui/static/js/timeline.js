@@ -1,5 +1,6 @@
-// The canvas timeline under the video: ruler, clicks, ground truth, predicted segments per
-// class (shaded by score), the activation curve of one class, the playhead.
+// The canvas timeline under the video: ruler, clicks, suggestions (hollow markers: where a
+// background click would teach the model most), ground truth, predicted segments per class
+// (shaded by score), the activation curve of one class, the playhead.
 // Wheel zooms around the pointer, drag pans, a click seeks (or selects a click marker),
 // hovering shows the thumbnail of that moment.
 
@@ -8,6 +9,7 @@ import { clamp, formatTime } from "./timebase.js";
 export const CLASS_COLORS = ["#d9480f", "#1971c2", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#495057", "#3b5bdb"];
 export const ANNOTATOR_COLORS = ["#212529", "#c92a2a", "#1864ab", "#2b8a3e", "#862e9c", "#d9480f", "#0b7285", "#a61e4d"];
 export const PENDING_COLOR = "#b35c00";
+export const SUGGESTION_COLOR = "#7048e8";
 
 export function classColor(index) {
   return CLASS_COLORS[((index % CLASS_COLORS.length) + CLASS_COLORS.length) % CLASS_COLORS.length];
@@ -37,18 +39,21 @@ const GUTTER = 104;
 const PAD_RIGHT = 8;
 
 export class Timeline {
-  constructor(canvas, { duration, fps, onSeek, onSelect, thumbEl }) {
+  constructor(canvas, { duration, fps, onSeek, onSelect, onSuggestion, thumbEl }) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.duration = duration;
     this.fps = fps;
     this.onSeek = onSeek || (() => {});
     this.onSelect = onSelect || (() => {});
+    this.onSuggestion = onSuggestion || (() => {});
     this.thumbEl = thumbEl;
     this.view = { t0: 0, t1: duration };
     this.time = 0;
     this.hoverX = null;
     this.clicks = [];
+    this.suggestions = []; // open suggestions [{id, t_s, score, reason}], best first
+    this.currentSuggestion = null; // id of the one the annotator jumped to
     this.classes = [];
     this.segments = null; // null: no prediction layer at all
     this.curves = null;
@@ -107,6 +112,7 @@ export class Timeline {
   // ------------------------------------------------------------------ geometry
   lanes() {
     const lanes = [{ id: "ruler", h: 22 }, { id: "clicks", h: 30, label: "Clicks" }];
+    if (this.suggestions.length) lanes.push({ id: "suggest", h: 20, label: "Suggestions" });
     if (this.showGT && this.gt.length) {
       for (const c of this.classes) lanes.push({ id: "gt", cls: c, h: 14, label: `GT · ${c.name}` });
     }
@@ -165,6 +171,7 @@ export class Timeline {
     ctx.fillRect(0, 0, cssW, height);
     this.lanesCache = lanes;
     const drawn = [];
+    const suggested = [];
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     for (const lane of lanes) {
@@ -183,6 +190,7 @@ export class Timeline {
       ctx.clip();
       if (lane.id === "ruler") this.drawRuler(lane, cssW);
       else if (lane.id === "clicks") this.drawClicks(lane);
+      else if (lane.id === "suggest") this.drawSuggestions(lane, suggested);
       else if (lane.id === "gt") this.drawGT(lane);
       else if (lane.id === "pred") this.drawPred(lane, drawn);
       else if (lane.id === "curve") this.drawCurve(lane);
@@ -228,6 +236,7 @@ export class Timeline {
     this.drawCount += 1;
     const ds = this.canvas.dataset;
     ds.segments = JSON.stringify(drawn);
+    ds.suggestions = JSON.stringify(suggested);
     ds.view = `${this.view.t0.toFixed(3)},${this.view.t1.toFixed(3)}`;
     ds.draws = String(this.drawCount);
     ds.predictionLanes = String(lanes.filter((l) => l.id === "pred").length);
@@ -288,6 +297,28 @@ export class Timeline {
         ctx.fill();
       }
       ctx.lineWidth = 1;
+    }
+  }
+
+  // Hollow circles; the one the annotator jumped to is thicker with a tinted halo.
+  drawSuggestions(lane, suggested) {
+    const ctx = this.ctx;
+    const y = lane.y + lane.h / 2;
+    for (const s of this.suggestions) {
+      if (s.t_s < this.view.t0 - 1 || s.t_s > this.view.t1 + 1) continue;
+      const x = Math.round(this.x(s.t_s)) + 0.5;
+      const current = s.id === this.currentSuggestion;
+      if (current) {
+        ctx.fillStyle = "rgba(112, 72, 232, 0.18)";
+        ctx.fillRect(x - 8, lane.y + 1, 16, lane.h - 1);
+      }
+      ctx.strokeStyle = SUGGESTION_COLOR;
+      ctx.lineWidth = current ? 3 : 2;
+      ctx.beginPath();
+      ctx.arc(x, y, 6, 0, 2 * Math.PI);
+      ctx.stroke();
+      ctx.lineWidth = 1;
+      suggested.push({ id: s.id, t_s: s.t_s, reason: s.reason, x, y, current });
     }
   }
 
@@ -388,6 +419,19 @@ export class Timeline {
     return best;
   }
 
+  suggestionNear(x) {
+    let best = null;
+    let bestD = 8;
+    for (const s of this.suggestions) {
+      const d = Math.abs(this.x(s.t_s) - x);
+      if (d < bestD) {
+        best = s;
+        bestD = d;
+      }
+    }
+    return best;
+  }
+
   bind() {
     const cv = this.canvas;
     const pos = (ev) => {
@@ -439,6 +483,13 @@ export class Timeline {
         const c = this.clickNear(p.x);
         if (c) {
           this.onSelect(c);
+          return;
+        }
+      }
+      if (lane && lane.id === "suggest") {
+        const s = this.suggestionNear(p.x);
+        if (s) {
+          this.onSuggestion(s);
           return;
         }
       }

@@ -47,6 +47,7 @@ def test_suggestions_are_per_version_and_follow_the_active_one(app, client, alic
         "suggestions": [],
         "answered": 0,
         "passed": 0,
+        "click_radius_s": 1.0,
     }
     old = add_version(
         app,

@@ -1,0 +1,210 @@
+"""Guided annotation in Chromium: suggestion markers where the API puts them, S / Shift+S
+jump to each, B there stores a click and the marker leaves; the admin's review page keeps
+and deletes flagged clicks; the quality table shows what the API says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.annotator_ui.helpers import ROOT, current_time, poll, wait_annotate_ready
+from tests.server.helpers import upload
+from tests.server.suggestions.seed import add_version
+
+pytestmark = pytest.mark.browser
+
+GUTTER, PAD_RIGHT = 104, 8  # timeline.js layout
+SUGGESTION_RGB = (0x70, 0x48, 0xE8)  # timeline.js SUGGESTION_COLOR
+SUGGESTED = [
+    (0.8, 0.62, "segment_border"),
+    (2.0, 0.9, "low_confidence"),
+    (3.2, 0.4, "unlabelled_activation"),
+]
+
+_PIXELS = """(points) => {
+    const c = document.getElementById('timeline');
+    const ctx = c.getContext('2d');
+    const k = c.width / c.clientWidth;
+    return points.map(([x, y]) =>
+        Array.from(ctx.getImageData(Math.floor(x * k), Math.floor(y * k), 1, 1).data));
+}"""
+
+
+def _drawn(page: Any) -> list[dict[str, Any]]:
+    return json.loads(page.locator("#timeline").get_attribute("data-suggestions") or "[]")
+
+
+def _suggestion_world(app: Any, client: Any, admin: Any, clip_bytes: bytes) -> dict[str, Any]:
+    classes = [
+        client.post("/api/v1/classes", json={"name": n}, headers=admin.h).json()["id"]
+        for n in ("Bounce", "Spin")
+    ]
+    video = upload(client, admin, clip_bytes, title="Bouncing ball (demo clip)").json()
+    vid = video["id"]
+    version = add_version(
+        app,
+        active=True,
+        segments=[(vid, classes[0], 1.0, 2.5, 0.92), (vid, classes[1], 2.9, 3.6, 0.35)],
+        suggestions=[(vid, t, sc, why, classes[0]) for t, sc, why in SUGGESTED],
+    )
+    return {"video": video, "classes": classes, "version": version}
+
+
+def test_suggestions_drawn_jumped_to_and_answered(
+    app, client, admin, alice, clip_bytes, open_page, screenshot_dir: Path
+):
+    world = _suggestion_world(app, client, admin, clip_bytes)
+    vid = world["video"]["id"]
+    api = client.get(f"/api/v1/videos/{vid}/suggestions", headers=alice.h).json()
+    assert [s["t_s"] for s in api["suggestions"]] == [0.8, 2.0, 3.2]
+    ids = {s["t_s"]: s["id"] for s in api["suggestions"]}
+
+    page = open_page(alice, f"/videos/{vid}")
+    wait_annotate_ready(page)
+    page.wait_for_function(f"() => {ROOT}.suggestions === '3' && {ROOT}.layers === '1'")
+    drawn = _drawn(page)
+    width = page.evaluate("() => document.getElementById('timeline').clientWidth")
+    duration = world["video"]["duration_s"]
+    assert sorted(d["id"] for d in drawn) == sorted(ids.values())
+    for d in drawn:  # where the API puts them (whole video in view)
+        want = GUTTER + d["t_s"] / duration * (width - GUTTER - PAD_RIGHT)
+        assert abs(d["x"] - want) < 1.0, (d, want)
+    # hollow: the ring has the suggestion colour, the centre is the lane's white
+    ring = page.evaluate(_PIXELS, [[d["x"], d["y"] - 6] for d in drawn])
+    centre = page.evaluate(_PIXELS, [[d["x"], d["y"]] for d in drawn])
+    for px in ring:
+        assert all(abs(px[i] - SUGGESTION_RGB[i]) <= 40 for i in range(3)), px
+    for px in centre:
+        assert all(v >= 250 for v in px[:3]), px
+    page.locator("#timeline").screenshot(path=str(screenshot_dir / "timeline-suggestions.png"))
+
+    def at(t: float) -> None:
+        sid = ids[t]
+        page.wait_for_function(f"() => {ROOT}.currentSuggestion === '{sid}'")
+        poll(lambda: abs(current_time(page) - t) < 1e-3, page=page)
+
+    page.locator("#timeline").click(position={"x": 2, "y": 2})  # focus the page, no seek
+    page.keyboard.press("Shift+S")  # from the start: the previous one wraps to the last
+    at(3.2)
+    page.keyboard.press("Shift+S")  # passes 3.2
+    at(2.0)
+    page.keyboard.press("s")  # passes 2.0; the next after 2.0 (3.2 is gone) wraps to 0.8
+    at(0.8)
+    assert [d["id"] for d in _drawn(page)] == [ids[0.8]]
+    page.keyboard.press("b")
+    page.wait_for_function(f"() => {ROOT}.suggestions === '0' && {ROOT}.pending === '0'")
+    assert _drawn(page) == []  # the marker left (and the lane with it)
+    clicks = client.get(f"/api/v1/videos/{vid}/clicks", headers=alice.h).json()
+    assert [round(c["t_s"], 3) for c in clicks] == [0.8]
+
+    def answers_stored() -> dict[str, Any] | None:
+        r = client.get(f"/api/v1/videos/{vid}/suggestions", headers=alice.h).json()
+        return r if (r["answered"], r["passed"]) == (1, 2) else None
+
+    after = poll(answers_stored, page=page)
+    assert after["suggestions"] == []
+    # another annotator still has the two passed ones (the click closed 0.8 for everyone)
+    bob = client.post("/api/v1/users", json={"name": "bob", "role": "annotator"}, headers=admin.h)
+    bob_h = {"Authorization": f"Bearer {bob.json()['token']}"}
+    theirs = client.get(f"/api/v1/videos/{vid}/suggestions", headers=bob_h).json()
+    assert [s["t_s"] for s in theirs["suggestions"]] == [2.0, 3.2]
+    # after a reload nothing comes back for alice
+    page.reload()
+    wait_annotate_ready(page)
+    page.wait_for_function(f"() => {ROOT}.layers === '1'")
+    assert page.evaluate(f"() => {ROOT}.suggestions") == "0"
+    assert page.js_errors == []
+
+
+def _flag_world(app: Any, client: Any, admin: Any, alice: Any, bob: Any, clip_bytes: bytes):
+    world = _suggestion_world(app, client, admin, clip_bytes)
+    vid = world["video"]["id"]
+    made = []
+    for actor, t in ((alice, 1.5), (bob, 2.2), (alice, 0.4)):  # 0.4: outside, not flagged
+        r = client.post(
+            f"/api/v1/videos/{vid}/clicks",
+            json={"t_s": t, "client_key": f"f{t}"},
+            headers=actor.h,
+        )
+        made.append(r.json())
+    return world, made
+
+
+def test_review_page_keeps_and_deletes_flagged_clicks(
+    app, client, admin, alice, bob, clip_bytes, open_page, screenshot_dir: Path
+):
+    world, (a_in, b_in, _) = _flag_world(app, client, admin, alice, bob, clip_bytes)
+    page = open_page(admin, "/admin/review")
+    page.wait_for_function("() => document.getElementById('review').dataset.loaded === '1'")
+    rows = page.locator("#flags-table tbody tr")
+    assert rows.count() == 2
+    assert [rows.nth(i).get_attribute("data-click-id") for i in range(2)] == [
+        str(a_in["id"]),
+        str(b_in["id"]),
+    ]
+    assert "inside predicted Bounce" in rows.nth(0).inner_text()
+    page.keyboard.press("Enter")  # jump to the first one's moment
+    page.wait_for_function(
+        f"() => document.getElementById('review').dataset.jumped === '{a_in['id']}'"
+    )
+    poll(
+        lambda: (
+            abs(page.evaluate("document.getElementById('review-video').currentTime") - 1.5) < 1e-3
+        ),
+        page=page,
+    )
+    page.screenshot(path=str(screenshot_dir / "review.png"), full_page=True)
+    page.keyboard.press("k")  # keep
+    page.wait_for_function("() => document.getElementById('review').dataset.flags === '1'")
+    assert rows.nth(0).get_attribute("data-click-id") == str(b_in["id"])
+    page.keyboard.press("d")  # delete
+    page.wait_for_function("() => document.getElementById('review').dataset.flags === '0'")
+    kept = client.get("/api/v1/click-flags?include_kept=true", headers=admin.h).json()
+    assert [(i["click_id"], i["kept"]) for i in kept["items"]] == [(a_in["id"], True)]
+    deleted = client.get(
+        f"/api/v1/videos/{world['video']['id']}/clicks?annotator_id={bob.id}", headers=admin.h
+    ).json()
+    assert deleted == []  # bob's flagged click is gone
+    assert page.js_errors == []
+    # annotators get the 403 page
+    other = open_page(alice, "/admin/review")
+    assert "Admins only" in other.content()
+
+
+def test_quality_table_matches_the_api(app, client, admin, alice, bob, clip_bytes, open_page):
+    world, _ = _flag_world(app, client, admin, alice, bob, clip_bytes)
+    vid = world["video"]["id"]
+    c0, c1 = world["classes"]
+    client.put(f"/api/v1/videos/{vid}/labels", json={"class_ids": [c0]}, headers=alice.h)
+    client.put(f"/api/v1/videos/{vid}/labels", json={"class_ids": [c0, c1]}, headers=bob.h)
+    api = client.get("/api/v1/annotators/quality", headers=admin.h).json()
+    page = open_page(admin, "/admin")
+    page.wait_for_function("() => document.getElementById('quality').dataset.loaded === '1'")
+    table = page.locator("#quality-table tbody tr")
+    assert table.count() == len(api["annotators"]) == 2
+    for i, a in enumerate(api["annotators"]):
+        cells = table.nth(i).locator("td").all_inner_texts()
+        share = f"{100 * a['flagged_share']:.1f} %" if a["flagged_share"] is not None else "–"
+        spc = f"{a['seconds_per_click']:.1f}" if a["seconds_per_click"] is not None else "–"
+        assert cells == [
+            a["name"],
+            str(a["clicks"]),
+            str(a["background_clicks"]),
+            str(a["videos"]),
+            spc,
+            str(a["flagged"]),
+            share,
+            "–",
+        ], cells
+    assert page.locator("#flag-count").inner_text() == "2"
+    kappas = page.locator("#agreement-table tbody tr")
+    assert [kappas.nth(i).locator("td").all_inner_texts() for i in range(kappas.count())] == [
+        [c["class_name"], f"{c['kappa']:.2f}" if c["kappa"] is not None else "–"]
+        for c in api["agreement"]["classes"]
+    ]
+    assert f"mean Jaccard of their label sets {api['agreement']['mean_jaccard']:.2f}" in (
+        page.locator("#agreement-summary").inner_text()
+    )
