@@ -23,11 +23,16 @@ def db_url(tmp_path: Path, sqlite_template: Path) -> str:
 
 @pytest.fixture
 def open_page(browser: Any, live_server: str) -> Iterator[Any]:
-    """``open_page(actor, path)``: a new signed-in browser context (session cookie) at ``path``."""
+    """``open_page(actor, path)``: a new signed-in browser context (session cookie) at ``path``
+    (``touch=True``: a touch screen, for ``page.touchscreen.tap``)."""
     contexts: list[Any] = []
 
-    def _open(actor: Any, path: str, *, width: int = 1366, height: int = 860) -> Any:
-        ctx = browser.new_context(viewport={"width": width, "height": height}, base_url=live_server)
+    def _open(
+        actor: Any, path: str, *, width: int = 1366, height: int = 860, touch: bool = False
+    ) -> Any:
+        ctx = browser.new_context(
+            viewport={"width": width, "height": height}, base_url=live_server, has_touch=touch
+        )
         ctx.set_default_timeout(15_000)
         contexts.append(ctx)
         if actor is not None:

@@ -23,6 +23,8 @@ let classes = [];
 let myLabels = new Set();
 let users = new Map(); // admin: id -> name
 let selectedKey = null;
+let armedAction = null; // after A: {t, playing, timer} until a class number (or Esc) follows
+const ARM_MS = 4000;
 let suggestions = []; // my open suggestions of the active model version, in time order
 let suggestionRadius = 1.0; // a background click this close answers a suggestion (server's)
 let currentSuggestion = null; // the one I jumped to with S / Shift+S (or on the timeline)
@@ -54,7 +56,9 @@ function clickLabel(c) {
   const who = isAdmin ? ` · ${users.get(c.annotator_id) || "annotator " + c.annotator_id}` : "";
   const how = c.while_playing ? " · while playing" : "";
   const frame = c.frame_index != null ? c.frame_index : frameIndex(c.t_s, V.fps, V.frame_count);
-  return `${formatTime(c.t_s)} · frame ${frame}${how}${who}`;
+  const cls = c.kind === "action" ? classes.find((k) => k.id === c.class_id) : null;
+  const what = c.kind === "action" ? ` · action ${cls ? cls.name : c.class_id}` : "";
+  return `${formatTime(c.t_s)} · frame ${frame}${what}${how}${who}`;
 }
 
 function renderClicks() {
@@ -106,22 +110,65 @@ function select(key, { seekTo = false } = {}) {
   if (c) say(`Selected the click at ${formatTime(c.t_s)}. Delete removes it.`);
 }
 
-function backgroundClick() {
+// The click time: the playhead, minus the reaction offset while playing.
+function clickMoment() {
   const playing = !video.paused && !video.ended;
   const offset = playing ? (Number(me.reaction_offset_ms) || 0) / 1000 : 0;
-  const t = clamp(video.currentTime - offset, 0, V.duration_s);
+  return { t: clamp(video.currentTime - offset, 0, V.duration_s), playing };
+}
+
+function addClick({ t, playing }, kind = "background", classId = null) {
   const now = performance.now();
   const e = store.add({
     t_s: t,
     frame_index: frameIndex(t, V.fps, V.frame_count),
     while_playing: playing,
     client_elapsed_ms: now - lastActionAt,
+    kind,
+    class_id: classId,
   });
   lastActionAt = now;
   selectedKey = null;
   renderClicks();
-  answerSuggestionsAt(t);
   return e;
+}
+
+function backgroundClick() {
+  const moment = clickMoment();
+  const e = addClick(moment);
+  answerSuggestionsAt(moment.t);
+  return e;
+}
+
+// A remembers the moment (the playhead now); a class number then makes the action click.
+function armAction() {
+  disarmAction();
+  if (!classes.length) {
+    say("No classes yet: an admin adds them before action clicks.", true);
+    return;
+  }
+  const moment = clickMoment();
+  armedAction = { ...moment, timer: setTimeout(() => disarmAction("Action click cancelled."), ARM_MS) };
+  root.dataset.armed = "action";
+  const n = Math.min(9, classes.length);
+  say(`Action click at ${formatTime(moment.t)}: press the class number 1–${n} (Esc cancels).`);
+}
+
+function disarmAction(message = null) {
+  if (!armedAction) return;
+  clearTimeout(armedAction.timer);
+  armedAction = null;
+  delete root.dataset.armed;
+  if (message) say(message);
+}
+
+function actionClick(index) {
+  const moment = armedAction;
+  disarmAction();
+  const c = classes[index];
+  if (!moment || !c) return;
+  addClick(moment, "action", c.id);
+  say(`Action click (${c.name}) at ${formatTime(moment.t)}.`);
 }
 
 // ------------------------------------------------------------------ suggestions
@@ -432,10 +479,19 @@ document.addEventListener("keydown", (ev) => {
   if (typing(ev.target)) return;
   const mod = ev.ctrlKey || ev.metaKey || ev.altKey;
   const key = ev.key;
+  if (armedAction && !mod && !["Shift", "Control", "Alt", "Meta"].includes(key)) {
+    ev.preventDefault(); // the key after A belongs to the action click
+    if (/^[1-9]$/.test(key) && classes[Number(key) - 1]) actionClick(Number(key) - 1);
+    else disarmAction("Action click cancelled.");
+    return;
+  }
   let handled = true;
   if ((key === "z" || key === "Z") && (!mod || ((ev.ctrlKey || ev.metaKey) && !ev.altKey))) undo();
   else if (mod) handled = false;
   else if (key === "b" || key === "B") backgroundClick();
+  else if (key === "a" || key === "A") armAction();
+  else if (key === ",") timeline.pan(-0.25);
+  else if (key === ".") timeline.pan(0.25);
   else if (key === "s" || key === "S") stepSuggestion(ev.shiftKey ? -1 : 1);
   else if (key === " " || key === "Spacebar") togglePlay();
   else if (key === "ArrowLeft") ev.shiftKey ? stepSecond(-1) : stepFrame(-1);
@@ -475,6 +531,8 @@ $("help-button").addEventListener("click", toggleHelp);
 $("zoom-in").addEventListener("click", () => timeline.zoom(0.5));
 $("zoom-out").addEventListener("click", () => timeline.zoom(2));
 $("zoom-fit").addEventListener("click", () => timeline.fit());
+$("pan-left").addEventListener("click", () => timeline.pan(-0.25));
+$("pan-right").addEventListener("click", () => timeline.pan(0.25));
 $("show-gt").addEventListener("change", (e) => timeline.set({ showGT: e.target.checked }));
 $("show-predictions").addEventListener("change", (e) => timeline.set({ showPredictions: e.target.checked }));
 $("curve-class").addEventListener("change", (e) =>

@@ -109,6 +109,12 @@ export class Timeline {
     this.setView(0, this.duration);
   }
 
+  // Move the view by a fraction of its width (negative: towards the start).
+  pan(fraction) {
+    const span = this.view.t1 - this.view.t0;
+    this.setView(this.view.t0 + fraction * span, this.view.t1 + fraction * span);
+  }
+
   // ------------------------------------------------------------------ geometry
   lanes() {
     const lanes = [{ id: "ruler", h: 22 }, { id: "clicks", h: 30, label: "Clicks" }];
@@ -283,17 +289,25 @@ export class Timeline {
       ctx.stroke();
       ctx.setLineDash([]);
       ctx.beginPath();
-      ctx.moveTo(x - 5, lane.y + 2);
-      ctx.lineTo(x + 5, lane.y + 2);
-      ctx.lineTo(x, lane.y + 10);
-      ctx.closePath();
+      let head = color;
+      if (c.kind === "action") {
+        // action clicks: a square head in the colour of their class
+        const cls = this.classes.find((k) => k.id === c.class_id);
+        if (!pending && cls) head = classColor(cls.index);
+        ctx.rect(x - 4.5, lane.y + 1.5, 9, 9);
+      } else {
+        ctx.moveTo(x - 5, lane.y + 2);
+        ctx.lineTo(x + 5, lane.y + 2);
+        ctx.lineTo(x, lane.y + 10);
+        ctx.closePath();
+      }
       if (pending) {
         ctx.fillStyle = "#ffffff";
         ctx.fill();
         ctx.lineWidth = 1.5;
         ctx.stroke();
       } else {
-        ctx.fillStyle = color;
+        ctx.fillStyle = head;
         ctx.fill();
       }
       ctx.lineWidth = 1;
@@ -494,6 +508,9 @@ export class Timeline {
         }
       }
       this.onSeek(clamp(this.t(p.x), 0, this.duration));
+    });
+    cv.addEventListener("pointercancel", () => {
+      this.drag = null; // a touch the browser took over (a page scroll)
     });
     cv.addEventListener("pointerleave", () => {
       this.hoverX = null;
