@@ -163,6 +163,70 @@ def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
     print(f"worker stopped (exit status {worker.returncode})", file=sys.stderr, flush=True)
 
 
+def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
+    """Remove deleted videos' files and derived rows (docs/reliability.md, Housekeeping)."""
+    from server.housekeeping.purge import execute_purge, plan_purge
+
+    factory = make_sessionmaker(make_engine(settings))
+    with session_scope(factory) as session:  # one transaction: the plan and the removal
+        plan = plan_purge(
+            session,
+            settings.media_dir,
+            args.older_than,
+            keep_checkpoints=settings.checkpoint_keep_last,
+            stale_temp_after_s=settings.stale_temp_after_s,
+        )
+        summary = plan.summary(settings.media_dir)
+        lines = plan.lines() if args.dry_run else execute_purge(session, settings.media_dir, plan)
+    for line in lines:
+        print(line)
+    for line in plan.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"purge ({verb}): {summary}", file=sys.stderr)
+    return 0
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server.housekeeping.backup import BackupError, backup
+
+    try:
+        info = backup(settings, Path(args.out), media_only=args.media_only)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"backup {info.path}: database {info.database}, {info.files} media files "
+        f"({info.bytes / 2**20:.1f} MiB)",
+        file=sys.stderr,
+    )
+    for rel in info.missing:
+        print(f"warning: the database refers to {rel}, which is not in the media folder")
+    return 0
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from server.housekeeping.backup import BackupError, restore
+
+    try:
+        result = restore(settings, Path(args.src), force=args.force, media_only=args.media_only)
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"restored backup of {result['manifest']['created_at']}: {result['files']} media files"
+        + (", database" if not args.media_only else ""),
+        file=sys.stderr,
+    )
+    for path in result["kept"]:
+        print(f"the previous data was kept at {path}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m server.cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--with-worker", action="store_true", help="also run one job worker")
     p.set_defaults(func=cmd_serve)
+    p = sub.add_parser("purge", help="remove deleted videos' files and derived data")
+    p.add_argument("--older-than", type=float, required=True, metavar="DAYS")
+    p.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
+    p.set_defaults(func=cmd_purge)
+    p = sub.add_parser("backup", help="SQLite database + media folder into one tar file")
+    p.add_argument("out", help="the tar file to write (must not exist)")
+    p.add_argument("--media-only", action="store_true", help="PostgreSQL: the media only")
+    p.set_defaults(func=cmd_backup)
+    p = sub.add_parser("restore", help="put a backup back (server and workers stopped)")
+    p.add_argument("src", help="a tar file written by backup")
+    p.add_argument("--force", action="store_true", help="replace existing data (kept aside)")
+    p.add_argument("--media-only", action="store_true", help="restore the media folder only")
+    p.set_defaults(func=cmd_restore)
     return parser
 
 

@@ -13,6 +13,9 @@ import numpy as np
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from server.db import on_commit
+from server.housekeeping.checkpoints import checkpoints_to_drop
+from server.housekeeping.checkpoints import remove_files as remove_checkpoint_files
 from server.jobs import service as jobs
 from server.models import ActivationCurve, JobKind, ModelVersion, Prediction
 from server.suggestions.compute import (
@@ -172,7 +175,14 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
             max_attempts=ctx.settings.job_max_attempts,
         )
         s.flush()
-        return f"model version {version.id} (best epoch {result.best_epoch}); predictions queued"
+        # checkpoint retention: the active version's, the newest N, those a job still needs
+        media, keep = ctx.settings.media_dir, ctx.settings.checkpoint_keep_last
+        dropped = checkpoints_to_drop(s, media, keep)
+        on_commit(s, lambda: remove_checkpoint_files(media, dropped))
+        return (
+            f"model version {version.id} (best epoch {result.best_epoch}); predictions queued"
+            + (f"; {len(dropped)} old checkpoint file(s) removed" if dropped else "")
+        )
 
     return publish
 
@@ -205,6 +215,11 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
         checkpoint = ctx.settings.media_dir / version.checkpoint_path
         data = build_dataset(s, ctx.settings.media_dir, extractor=extractor, labelled_only=False)
         click_times = background_click_times(s, list(data.video_ids.values()))
+    if not checkpoint.is_file():
+        raise PermanentJobError(
+            f"the checkpoint of model version {version_id} is gone (checkpoint retention keeps "
+            "the active version's and the newest BACKTAL_CHECKPOINT_KEEP_LAST ones)"
+        )
     model, model_config, names, meta = load_checkpoint(checkpoint)
     if names != class_names:
         raise PermanentJobError("the checkpoint's class list differs from the version's")
