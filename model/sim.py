@@ -176,6 +176,18 @@ class SimParams:
     distractor_mot_frac: float = 0.1
     """Fraction of the class motion in a distractor."""
 
+    # --- look-alike background (version 3): the video's own class, without the action ----
+    lookalike_rate_per_min: float = 0.0
+    """Expected look-alike segments per minute of a video that shows at least one class:
+    background that looks like one of the video's own actions (replays, warm-ups, the
+    performer waiting at the venue), placed away from its instances. 0 = sim v2."""
+    lookalike_median_s: float = 4.0
+    """Median look-alike length (log-normal with ctx_len_sigma, within ctx_min_s..ctx_max_s)."""
+    lookalike_app_frac: float = 0.8
+    """Fraction of the video's own look of the class in a look-alike."""
+    lookalike_mot_frac: float = 0.4
+    """Fraction of the class motion in a look-alike (some movement, not the action)."""
+
     # --- camera-motion bursts (pans, zooms: generic motion anywhere) --------------------
     camera_rate_per_min: float = 1.5
     """Expected camera bursts per minute of video."""
@@ -443,6 +455,48 @@ def _native_noise(
     return params.noise_std * ((1 - w) * noise[i0] + w * noise[i1])
 
 
+def _lookalikes(
+    video: VideoGT,
+    look_app: np.ndarray,
+    look_mot: np.ndarray,
+    grid: _Grid,
+    seed: int,
+    params: SimParams,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Look-alike background of one video: (T, d) appearance and motion additions.
+
+    Count ~ Poisson(rate · minutes); class uniform among the video's classes; length
+    log-normal; start uniform, redrawn (up to 20 times, else dropped) while the segment
+    overlaps an instance of the video (the segments are background by construction).
+    """
+    rng = _vid_seed(seed, 3, video.name)
+    present = sorted({i.cls for i in video.instances})
+    dur = video.duration
+    spans = [(i.start, i.end) for i in video.instances]
+    d = look_app.shape[1]
+    app = np.zeros((grid.T, d))
+    mot = np.zeros((grid.T, d))
+    for _ in range(int(rng.poisson(params.lookalike_rate_per_min * dur / 60.0))):
+        c = present[int(rng.integers(len(present)))]
+        length = _lognormal(
+            rng, params.lookalike_median_s, params.ctx_len_sigma, params.ctx_min_s, params.ctx_max_s
+        )
+        for _try in range(20):
+            a = float(rng.uniform(0.0, max(dur - length, 0.0)))
+            b = a + length
+            if not any(a < e and s < b for s, e in spans):
+                break
+        else:
+            continue
+        sl = grid.window(a, b)
+        w = np.zeros(grid.t.size)
+        w[sl] = _trapezoid(grid.t[sl], a, b, params.edge_ramp_s, 0.0)
+        w = grid.pool(w)[:, None]  # (T, 1)
+        app += w * (params.lookalike_app_frac * look_app[c])
+        mot += w * (params.lookalike_mot_frac * look_mot[c])
+    return app, mot
+
+
 def simulate_features(
     video: VideoGT, world: World, seed: int, params: SimParams
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -524,6 +578,13 @@ def simulate_features(
         w = grid.pool(w)[:, None]  # (T, 1)
         app += w * (params.distractor_app_frac * la)
         mot += w * (params.distractor_mot_frac * lm)
+
+    # Look-alikes (v3): the video's own look of one of its classes, away from its instances.
+    # A separate random stream, so that with rate 0 the features are those of sim v2.
+    if params.lookalike_rate_per_min > 0 and present:
+        app_la, mot_la = _lookalikes(video, look_app, look_mot, grid, seed, params)
+        app += app_la
+        mot += mot_la
 
     # Camera-motion bursts: generic motion, also during actions.
     for a, b in _segments(rng, dur, params.camera_rate_per_min, params.camera_median_s, params):
