@@ -59,7 +59,7 @@ from model.config import (
     TrainConfig,
 )
 from model.data import IGNORE, VideoItem, load_class_names, load_npz_split
-from model.evaluate import compute_map
+from model.evaluate import compute_map, write_results_json
 from model.network import BackTAL
 from model.postprocess import localize
 from model.train import (
@@ -315,17 +315,15 @@ def evaluate_test(
     return {k: result[k] for k in ("mAP", "avg_0.1_0.7", "avg_0.3_0.7")}
 
 
-def run_one(
+def configs(
     mode: str,
     seed: int,
     settings: Settings,
     train_items: Sequence[VideoItem],
-    test_items: Sequence[VideoItem],
     num_classes: int,
     device: str,
-    log: Callable[[str], None],
-) -> dict[str, Any]:
-    """Train one (mode, seed) and evaluate it on the test split."""
+) -> tuple[ModelConfig, TrainConfig]:
+    """The network and training configuration of one (mode, seed) under ``settings``."""
     model_config = ModelConfig(
         feature_dim=train_items[0].features.shape[1],
         num_classes=num_classes,
@@ -344,6 +342,24 @@ def run_one(
         holdout_fraction=settings.holdout,
         loss_weights=LossWeights(**dict.fromkeys(settings.zero_losses, 0.0)),
     )
+    return model_config, config
+
+
+def run_one(
+    mode: str,
+    seed: int,
+    settings: Settings,
+    train_items: Sequence[VideoItem],
+    test_items: Sequence[VideoItem],
+    num_classes: int,
+    device: str,
+    log: Callable[[str], None],
+    preds_path: Path | None = None,
+    class_names: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Train one (mode, seed) and evaluate it on the test split; the test predictions are
+    written to ``preds_path`` (ActivityNet results layout, class names) when given."""
+    model_config, config = configs(mode, seed, settings, train_items, num_classes, device)
     started = time.perf_counter()
 
     def progress(info: dict[str, Any]) -> None:
@@ -368,8 +384,16 @@ def run_one(
         best_epoch, history = result.best_epoch, result.history
         train_s = time.perf_counter() - started
         outputs = outputs_backtal(result.model, test_items)
-    metrics = evaluate_test(localize_all(outputs, test_items, config.post), test_items)
+    preds = localize_all(outputs, test_items, config.post)
+    metrics = evaluate_test(preds, test_items)
     oracle = evaluate_test(localize_all(outputs, test_items, config.post, True), test_items)
+    if preds_path is not None:
+        preds_path.parent.mkdir(parents=True, exist_ok=True)
+        names = class_names or [f"class_{i}" for i in range(num_classes)]
+        write_results_json(
+            preds_path,
+            {v: [(s, e, names[int(c)], sc) for s, e, c, sc in segs] for v, segs in preds.items()},
+        )
     return {
         "mode": mode,
         "seed": seed,
@@ -472,6 +496,105 @@ def curve_table(runs: Sequence[dict[str, Any]], mode: str = "bg-click") -> str:
     return "\n".join(lines)
 
 
+PLATEAU_LEVEL = 0.9  # the training loss has left its plateau once video_supp < 0.9·ln(C+1)
+
+
+def plateau_exit(curve: Sequence[dict[str, Any]], chance: float = CHANCE) -> int | None:
+    """First epoch (1-based) whose mean training suppressed-branch video loss is below
+    ``PLATEAU_LEVEL`` × chance (ln(C+1): a uniform prediction); None if it never is.
+
+    At the start every mode sits at chance in that term (the filter shrinks, the suppressed
+    scores are uniform, no class passes inference); leaving it is when localization starts.
+    """
+    for point in curve:
+        if point["video_supp"] < PLATEAU_LEVEL * chance:
+            return int(point["epoch"])
+    return None
+
+
+def _exit_text(curve: Sequence[dict[str, Any]]) -> str:
+    epoch = plateau_exit(curve)
+    return str(epoch) if epoch is not None else f"> {len(curve)}"
+
+
+def plateau_table(runs: Sequence[dict[str, Any]]) -> str:
+    """Per mode: the plateau-exit epoch of each seed."""
+    lines = ["| supervision | plateau exit epoch per seed |", "| --- | --- |"]
+    for mode in SUPERVISION_MODES:
+        mine = sorted((r for r in runs if r["mode"] == mode), key=lambda r: r["seed"])
+        if mine:
+            cells = ", ".join(f"s{r['seed']}: {_exit_text(r['curve'])}" for r in mine)
+            lines.append(f"| {mode} | {cells} |")
+    return "\n".join(lines)
+
+
+def plot_results(payload: dict[str, Any], out_dir: Path) -> list[Path]:
+    """mAP per tIoU (mean ± std over seeds) and per-epoch curves (training video_supp,
+    held-out mAP) of every mode, as PNGs in ``out_dir``; [] without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    runs = payload["runs"]
+    modes = [m for m in ALL_MODES if any(r["mode"] == m for r in runs)]
+    written = []
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for mode in modes:
+        rows = np.array(
+            [[r["test"]["mAP"][f"{t:g}"] for t in TIOUS] for r in runs if r["mode"] == mode]
+        )
+        mean = 100 * rows.mean(0)
+        std = 100 * rows.std(0, ddof=1) if len(rows) > 1 else np.zeros_like(mean)
+        ax.errorbar(TIOUS, mean, yerr=std, marker="o", capsize=3, label=f"{mode} (n={len(rows)})")
+    ax.set_xlabel("tIoU threshold")
+    ax.set_ylabel("test mAP (%)")
+    ax.set_title("mAP per tIoU, mean ± std over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "map_per_tiou.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = dict(zip(modes, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
+    for r in runs:
+        if r["mode"] == UPPER:
+            continue
+        epochs = [c["epoch"] for c in r["curve"]]
+        label = r["mode"] if r["seed"] == min(x["seed"] for x in runs) else None
+        ax1.plot(
+            epochs,
+            [c["video_supp"] for c in r["curve"]],
+            color=colors[r["mode"]],
+            label=label,
+            alpha=0.8,
+        )
+        held = [100 * c.get("holdout_mAP_0.1_0.7", np.nan) for c in r["curve"]]
+        ax2.plot(epochs, held, color=colors[r["mode"]], label=label, alpha=0.8)
+    ax1.axhline(CHANCE, color="grey", ls="--", lw=1, label="chance ln 21")
+    ax1.axhline(PLATEAU_LEVEL * CHANCE, color="grey", ls=":", lw=1, label="plateau exit level")
+    ax1.set_xlabel("epoch")
+    ax1.set_ylabel("training video_supp loss")
+    ax1.set_title("suppressed-branch video loss (one line per seed)")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("held-out mAP 0.1:0.7 (%)")
+    ax2.set_title("held-out training videos (chooses the epoch)")
+    for a in (ax1, ax2):
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "curves.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
+
+
 def render(payload: dict[str, Any]) -> str:
     runs, s = payload["runs"], payload["settings"]
     modes = [m for m in ALL_MODES if any(r["mode"] == m for r in runs)]
@@ -502,6 +625,10 @@ def render(payload: dict[str, Any]) -> str:
         "Paired margins (same seed = same sim and same training seed), points of mAP:",
         "",
         margins_table(runs),
+        "",
+        f"Plateau exit (first epoch with training video_supp < {PLATEAU_LEVEL} × ln 21):",
+        "",
+        plateau_table(runs),
         "",
         f"Suppressed-branch video loss (bg-click; chance ln 21 = {CHANCE:.2f}) and mean "
         "foreground weight a_t, per epoch:",
@@ -561,6 +688,57 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+_WORKER_DATA: dict[str, tuple[list[VideoItem], list[VideoItem], list[str]]] = {}
+
+
+def load_sim_items(
+    sim_dir: Path, standardize_features: bool
+) -> tuple[list[VideoItem], list[VideoItem], list[str]]:
+    """Training and test videos of one generated sim (z-scored when asked) and class names."""
+    key = f"{sim_dir}|{standardize_features}"
+    if key not in _WORKER_DATA:
+        train_items = load_npz_split(sim_dir, "val")
+        test_items = load_npz_split(sim_dir, "test")
+        names = load_class_names(sim_dir, "val", train_items[0].labels.shape[0])
+        if standardize_features:
+            train_items, test_items = standardize(train_items, test_items)
+        _WORKER_DATA.clear()  # one sim at a time per process
+        _WORKER_DATA[key] = (train_items, test_items, list(names))
+    return _WORKER_DATA[key]
+
+
+def _train_task(
+    mode: str,
+    seed: int,
+    settings: Settings,
+    sim_dir: Path,
+    out_dir: Path,
+    device: str,
+    threads: int,
+) -> dict[str, Any]:
+    """One (mode, seed) training, in this process or a pool worker (``--jobs``)."""
+    torch.set_num_threads(threads)
+    train_items, test_items, names = load_sim_items(sim_dir, settings.standardize)
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    run = run_one(
+        mode,
+        seed,
+        settings,
+        train_items,
+        test_items,
+        len(names),
+        device,
+        log,
+        preds_path=out_dir / "preds" / f"{mode}-seed{seed}.json",
+        class_names=names,
+    )
+    run["T"] = settings.T
+    return run
+
+
 def run_benchmark(
     settings: Settings,
     gt: Path,
@@ -569,8 +747,16 @@ def run_benchmark(
     device: str = "cpu",
     command: str = "",
     log: Callable[[str], None] = print,
+    jobs: int = 1,
+    threads: int = 1,
 ) -> dict[str, Any]:
-    """Every (seed, mode) not yet in ``out_dir/supervision.json``; returns the payload."""
+    """Every (seed, mode) not yet in ``out_dir/supervision.json``; returns the payload.
+
+    ``jobs`` > 1 trains that many (mode, seed) pairs at once in worker processes with
+    ``threads`` torch threads each (on a small CPU, 1-thread processes side by side beat one
+    multi-threaded training: the threads spin-wait on each other). Results are identical to
+    a sequential run: each training seeds itself.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "supervision.json", out_dir / "supervision.md"
     payload: dict[str, Any] = {"settings": settings.key(), "runs": []}
@@ -583,38 +769,51 @@ def run_benchmark(
     payload["device"] = device
     total = len(settings.seeds) * len(settings.modes)
     started = time.perf_counter()
+    tasks: list[tuple[str, int, Path]] = []
     for seed in settings.seeds:
         todo = [
             m
             for m in sorted(settings.modes, key=RUN_ORDER.index)
             if not any(r["mode"] == m and r["seed"] == seed for r in payload["runs"])
         ]
-        if not todo:
-            continue
-        sim_dir = ensure_sim(settings, gt, clicks, seed, out_dir, log)
-        train_items = load_npz_split(sim_dir, "val")
-        test_items = load_npz_split(sim_dir, "test")
-        num_classes = len(load_class_names(sim_dir, "val", train_items[0].labels.shape[0]))
-        if settings.standardize:
-            train_items, test_items = standardize(train_items, test_items)
-        for mode in todo:
-            index = len(payload["runs"]) + 1
-            log(
-                f"[{index}/{total}] seed {seed} {mode} "
-                f"(elapsed {(time.perf_counter() - started) / 60:.1f} min)"
-            )
-            run = run_one(mode, seed, settings, train_items, test_items, num_classes, device, log)
-            run["T"] = settings.T
-            payload["runs"].append(run)
-            t = run["test"]
-            log(
-                f"[{index}/{total}] seed {seed} {mode}: mAP@0.5 {100 * t['mAP']['0.5']:.1f} "
-                f"avg0.1:0.7 {100 * t['avg_0.1_0.7']:.1f} best epoch {run['best_epoch']} "
-                f"({run['total_s']:.0f} s)"
-            )
-            _write_json(json_path, payload)
-            md_path.write_text(render(payload))
+        if todo:
+            sim_dir = ensure_sim(settings, gt, clicks, seed, out_dir, log)
+            tasks.extend((mode, seed, sim_dir) for mode in todo)
+
+    def finished(run: dict[str, Any]) -> None:
+        payload["runs"].append(run)
+        t = run["test"]
+        log(
+            f"[{len(payload['runs'])}/{total}] seed {run['seed']} {run['mode']}: mAP@0.5 "
+            f"{100 * t['mAP']['0.5']:.1f} avg0.1:0.7 {100 * t['avg_0.1_0.7']:.1f} best epoch "
+            f"{run['best_epoch']} ({run['total_s']:.0f} s; elapsed "
+            f"{(time.perf_counter() - started) / 60:.1f} min)"
+        )
+        _write_json(json_path, payload)
+        md_path.write_text(render(payload))
+
+    if jobs <= 1:
+        for mode, seed, sim_dir in tasks:
+            log(f"seed {seed} {mode}: training")
+            finished(_train_task(mode, seed, settings, sim_dir, out_dir, device, threads))
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [
+                pool.submit(_train_task, mode, seed, settings, sim_dir, out_dir, device, threads)
+                for mode, seed, sim_dir in tasks
+            ]
+            log(f"{len(futures)} trainings on {jobs} worker processes")
+            for future in as_completed(futures):
+                finished(future.result())
+    payload["runs"].sort(key=lambda r: (r["seed"], RUN_ORDER.index(r["mode"])))
+    _write_json(json_path, payload)
     md_path.write_text(render(payload))
+    for path in plot_results(payload, out_dir):
+        log(f"wrote {path}")
     return payload
 
 
@@ -673,6 +872,10 @@ def build_parser() -> argparse.ArgumentParser:
         "mot_class_norm=3 camera_norm=3 for the first sim version",
     )
     p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="trainings at once, in worker processes (CPU: 2)"
+    )
+    p.add_argument("--threads", type=int, default=1, help="torch threads per training")
     return p
 
 
@@ -700,12 +903,12 @@ def parse_sim_params(pairs: Sequence[str]) -> tuple[tuple[str, float], ...]:
     return tuple(sorted(out.items()))
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    seeds = args.seeds or ([0] if args.quick else [0, 1, 2])
+def settings_from_args(args: argparse.Namespace, seeds: Sequence[int] | None = None) -> Settings:
+    """The benchmark settings from parsed options (``seeds`` overrides ``--seeds``)."""
+    seeds = seeds or args.seeds or ([0] if args.quick else [0, 1, 2])
     limit = args.limit if args.limit is not None else (60 if args.quick else None)
     epochs = args.epochs or (10 if args.quick else 40)
-    settings = Settings(
+    return Settings(
         seeds=tuple(seeds),
         modes=tuple(args.modes),
         feature_dim=args.feature_dim,
@@ -724,6 +927,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         zero_losses=tuple(args.zero_losses),
         sim_overrides=parse_sim_params(args.sim_params),
     )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
     command = "python bench/supervision.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
@@ -733,7 +941,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     log(f"settings: {settings}")
     payload = run_benchmark(
-        settings, args.gt, args.clicks, args.out_dir, args.device, command.strip(), log
+        settings,
+        args.gt,
+        args.clicks,
+        args.out_dir,
+        args.device,
+        command.strip(),
+        log,
+        jobs=args.jobs,
+        threads=args.threads,
     )
     print(render(payload))
     return 0

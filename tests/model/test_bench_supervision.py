@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import time
@@ -18,13 +17,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _load_bench():  # bench/ is not a package
-    path = ROOT / "bench" / "supervision.py"
-    spec = importlib.util.spec_from_file_location("bench_supervision", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_supervision"] = module
-    spec.loader.exec_module(module)
-    return module
+    # importable by name (bench/ on sys.path), so that spawned --jobs workers find it too
+    sys.path.insert(0, str(ROOT / "bench"))
+    import supervision
+
+    return supervision
 
 
 bench = _load_bench()
@@ -111,10 +108,41 @@ def test_every_mode_runs_and_the_table_is_written(tmp_path: Path) -> None:
         assert f"| {mode} | 0 |" in md
     assert "bg-click − action-click" in md and "video_supp s0" in md
 
+    assert "Plateau exit" in md
+    # test predictions with class names, for `model.cli analyze`
+    preds = json.loads((out / "preds" / "bg-click-seed0.json").read_text())["results"]
+    labels = {r["label"] for rows in preds.values() for r in rows}
+    assert labels <= set(CLASSES)
+    assert set(preds) == {"video_test_0000001", "video_test_0000002"}
+    assert (out / "map_per_tiou.png").stat().st_size > 0
+    assert (out / "curves.png").stat().st_size > 0
+
     # a rerun with the same settings resumes (nothing retrained)
     again = bench.run_benchmark(settings, gt, clicks, out, log=lambda _: None)
     assert again["runs"] == saved["runs"]
     assert time.perf_counter() - started < 60
+
+
+def test_parallel_jobs_give_the_same_runs_as_one_process(tmp_path: Path) -> None:
+    gt, clicks = _inputs(tmp_path, CLICKS_A)
+    settings = _settings(gt, clicks, ("weak", "bg-click"))
+    one = bench.run_benchmark(settings, gt, clicks, tmp_path / "one", log=lambda _: None)
+    two = bench.run_benchmark(settings, gt, clicks, tmp_path / "two", log=lambda _: None, jobs=2)
+
+    def strip(runs):  # timings differ, everything else must not
+        return [{k: v for k, v in r.items() if not k.endswith("_s")} for r in runs]
+
+    assert strip(two["runs"]) == strip(one["runs"])
+
+
+def test_plateau_exit_is_the_first_epoch_below_the_level() -> None:
+    chance = bench.CHANCE
+    curve = [{"epoch": e, "video_supp": v} for e, v in enumerate([3.1, 3.05, 2.8, 2.7, 1.0], 1)]
+    # 0.9 * ln 21 = 2.740: epoch 3 (2.8) is still above it, epoch 4 (2.7) is the first below
+    assert bench.plateau_exit(curve) == 4
+    assert bench.plateau_exit(curve[:3]) is None
+    assert bench.plateau_exit(curve, chance=1.2) == 5  # level 1.08: only 1.0 is below
+    assert chance == pytest.approx(3.0445, abs=1e-4)
 
 
 def test_another_click_file_is_a_drop_in(tmp_path: Path) -> None:
