@@ -1,16 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
 
 from server.auth import AdminUser, CurrentUser, SessionDep
 from server.config import Settings
 from server.errors import BadRequest, Forbidden
-from server.exports import service
+from server.exports import dataset, service
 from server.exports.schemas import ClickExportPage, ImportResult
 from server.models import Role
 from server.videos.upload import multipart_body, receive_file_bytes
@@ -21,6 +23,10 @@ router = APIRouter(tags=["export / import"])
 class ExportFormat(StrEnum):
     json = "json"
     coin_csv = "coin-csv"
+
+
+class DatasetFormat(StrEnum):
+    official_npz = "official-npz"
 
 
 @router.get(
@@ -81,4 +87,51 @@ async def import_clicks(request: Request, _: AdminUser, session: SessionDep) -> 
         raise BadRequest("the form field 'annotator' (1 to 64 characters) is required")
     return await run_in_threadpool(
         service.import_coin_csv, session, upload.data, annotator, settings.max_import_rows
+    )
+
+
+@router.get(
+    "/export/dataset",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}, "description": "the data set (zip)"}},
+)
+def export_dataset(
+    request: Request,
+    _: AdminUser,
+    session: SessionDep,
+    format: DatasetFormat = DatasetFormat.official_npz,
+    annotator_id: int | None = None,
+    class_ids: Annotated[list[str] | None, Query()] = None,
+    extractor: Annotated[str | None, Query(max_length=64)] = None,
+    split: Annotated[str, Query(max_length=32)] = "val",
+) -> StreamingResponse:
+    """The training set as a zip in the official npz layout (``model.cli train`` reads it):
+    ``<split>/<video>.npz``, ``classes.json``, ``gt.json`` where GT was imported,
+    ``manifest.json``. ``class_ids``: comma-separated or repeated."""
+    settings: Settings = request.app.state.settings
+    fh = dataset.export_to_tempfile(
+        session,
+        settings.media_dir,
+        annotator_id=annotator_id,
+        class_ids=dataset.parse_class_ids(class_ids),
+        extractor=extractor,
+        split=split,
+    )
+    size = fh.seek(0, 2)
+    fh.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while block := fh.read(1 << 20):
+                yield block
+        finally:
+            fh.close()
+
+    return StreamingResponse(
+        chunks(),
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": 'attachment; filename="dataset.zip"',
+            "Content-Length": str(size),
+        },
     )

@@ -81,13 +81,21 @@ def build_dataset(
     video_ids: list[int] | None = None,
     labelled_only: bool = True,
     load_features: bool = True,
+    annotator_id: int | None = None,
+    class_ids: list[int] | None = None,
 ) -> Dataset:
     """Videos with features as ``VideoItem`` s, with merged labels, clicks and GT segments.
 
     With ``labelled_only=False`` every video with features is included (for prediction).
     With ``load_features=False`` the arrays are not read (for counting and validation).
+    ``annotator_id`` keeps only that annotator's labels and clicks; ``class_ids`` keeps only
+    those classes (index = position among them in creation order; labels, action clicks
+    and GT segments of the other classes are left out). Both are used by the data-set export.
     """
-    classes = list(session.scalars(select(ActionClass).order_by(ActionClass.id)))
+    class_q = select(ActionClass).order_by(ActionClass.id)
+    if class_ids is not None:
+        class_q = class_q.where(ActionClass.id.in_(class_ids))
+    classes = list(session.scalars(class_q))
     index = {c.id: i for i, c in enumerate(classes)}
     name = choose_extractor(session, extractor)
     empty = Dataset([], [c.name for c in classes], [c.id for c in classes], {}, name)
@@ -107,23 +115,27 @@ def build_dataset(
 
     labels: dict[int, set[int]] = defaultdict(set)
     annotators: set[int] = set()
-    for vid, cid, uid in session.execute(
-        select(VideoLabel.video_id, VideoLabel.class_id, VideoLabel.annotator_id).where(
-            VideoLabel.video_id.in_(ids)
-        )
-    ):
-        labels[vid].add(index[cid])
-        annotators.add(uid)
+    label_q = select(VideoLabel.video_id, VideoLabel.class_id, VideoLabel.annotator_id).where(
+        VideoLabel.video_id.in_(ids)
+    )
+    click_q = select(Click).where(Click.video_id.in_(ids), Click.deleted_at.is_(None))
+    if annotator_id is not None:
+        label_q = label_q.where(VideoLabel.annotator_id == annotator_id)
+        click_q = click_q.where(Click.annotator_id == annotator_id)
+    for vid, cid, uid in session.execute(label_q):
+        if cid in index:
+            labels[vid].add(index[cid])
+            annotators.add(uid)
     clicks: dict[int, list[Click]] = defaultdict(list)
-    for click in session.scalars(
-        select(Click).where(Click.video_id.in_(ids), Click.deleted_at.is_(None))
-    ):
-        clicks[click.video_id].append(click)
+    for click in session.scalars(click_q):
+        if click.class_id is None or click.class_id in index:
+            clicks[click.video_id].append(click)
     gt: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
     for seg in session.scalars(
         select(GroundTruthSegment).where(GroundTruthSegment.video_id.in_(ids))
     ):
-        gt[seg.video_id].append((seg.start_s, seg.end_s, index[seg.class_id]))
+        if seg.class_id in index:
+            gt[seg.video_id].append((seg.start_s, seg.end_s, index[seg.class_id]))
 
     items: list[VideoItem] = []
     names: dict[str, int] = {}
