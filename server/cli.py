@@ -167,6 +167,9 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     """Remove deleted videos' files and derived rows (docs/reliability.md, Housekeeping)."""
     from server.housekeeping.purge import execute_purge, plan_purge
 
+    if not args.older_than >= 0:
+        print("error: --older-than takes a number of days >= 0", file=sys.stderr)
+        return 2
     factory = make_sessionmaker(make_engine(settings))
     with session_scope(factory) as session:  # one transaction: the plan and the removal
         plan = plan_purge(
