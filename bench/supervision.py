@@ -52,6 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.config import (
     FILTER_NORMS,
+    INPUT_NORMS,
+    LR_SCALINGS,
     SUPERVISION_MODES,
     LossWeights,
     ModelConfig,
@@ -102,6 +104,8 @@ class Settings:
     clicks_sha: str
     zero_losses: tuple[str, ...] = ()  # BackTAL loss terms switched off (ablations)
     sim_overrides: tuple[tuple[str, float], ...] = ()  # SimParams fields set by --sim-param
+    input_norm: str = "none"  # ModelConfig.input_norm (in-network standardization)
+    lr_scaling: str = "none"  # TrainConfig.lr_scaling (per-layer lr by published width)
 
     def sim_params(self) -> Any:
         from model import sim
@@ -119,6 +123,9 @@ class Settings:
         else:
             del out["zero_losses"]
         del out["sim_overrides"]
+        for name in ("input_norm", "lr_scaling"):  # keys of older result files stay valid
+            if out[name] == "none":
+                del out[name]
         # the resolved sim parameters: a changed SimParams default invalidates old results
         out["sim_params"] = asdict(self.sim_params())
         return out
@@ -331,8 +338,10 @@ def configs(
         embed_hidden=settings.aux_hidden,
         filter_hidden=settings.aux_hidden,
         filter_norm=settings.filter_norm,
+        input_norm=settings.input_norm,
     )
     config = TrainConfig(
+        lr_scaling=settings.lr_scaling,
         supervision="bg-click" if mode == UPPER else mode,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
@@ -850,6 +859,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="feed the raw sim features (default: z-score with training-split statistics)",
     )
+    p.add_argument(
+        "--input-norm",
+        choices=INPUT_NORMS,
+        default="none",
+        help="'standardize': the network z-scores raw features with training statistics "
+        "(the dead-start study; use with --no-standardize)",
+    )
+    p.add_argument(
+        "--lr-scaling",
+        choices=LR_SCALINGS,
+        default="none",
+        help="'width': per-layer Adam lr x (published fan-in / fan-in), 1 at published widths",
+    )
     p.add_argument("--epochs", type=int, default=None, help="default 40 (published), --quick 10")
     p.add_argument("--batch-size", type=int, default=8, help="published: 16")
     p.add_argument("--lr", type=float, default=1e-3, help="published: 1e-4 (40 epochs)")
@@ -926,6 +948,8 @@ def settings_from_args(args: argparse.Namespace, seeds: Sequence[int] | None = N
         clicks_sha=_sha256(args.clicks),
         zero_losses=tuple(args.zero_losses),
         sim_overrides=parse_sim_params(args.sim_params),
+        input_norm=args.input_norm,
+        lr_scaling=args.lr_scaling,
     )
 
 

@@ -13,6 +13,12 @@ from typing import Any, Self
 SUPERVISION_MODES = ("weak", "action-click", "bg-click", "both")
 AFFINITY_MODES = ("paper", "official")
 FILTER_NORMS = ("none", "topk")
+INPUT_NORMS = ("none", "standardize")
+LR_SCALINGS = ("none", "width")
+# Shapes of the published network: the reference of lr_scaling="width".
+PUBLISHED_FEATURE_DIM = 2048
+PUBLISHED_HIDDEN = 2048
+PUBLISHED_AUX_HIDDEN = 512
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -66,8 +72,14 @@ class ModelConfig(_PlainDict):
     # k as the video score), so the filter can only suppress some snippets relative to others
     # and cannot shrink the whole video (see docs/benchmarks.md, "filter collapse").
     filter_norm: str = "none"
+    # "none": features as given (published). "standardize": the network z-scores every
+    # feature dimension with the mean and std of the training snippets, stored with the
+    # weights (set by ``fit``), so raw features go in at training and at inference alike.
+    input_norm: str = "none"
 
     def __post_init__(self) -> None:
+        if self.input_norm not in INPUT_NORMS:
+            raise ValueError(f"input_norm must be one of {INPUT_NORMS}, got {self.input_norm!r}")
         if self.affinity not in AFFINITY_MODES:
             raise ValueError(f"affinity must be one of {AFFINITY_MODES}, got {self.affinity!r}")
         if self.filter_norm not in FILTER_NORMS:
@@ -123,6 +135,11 @@ class TrainConfig(_PlainDict):
     device: str = "auto"  # "auto" = cuda when available, else cpu
     precision: str = "fp32"  # "bf16": autocast the network to bfloat16 (losses stay fp32)
     holdout_fraction: float = 0.1  # training videos held out for choosing the best epoch
+    # "none": one Adam lr for every weight (published). "width": each weight matrix's lr is
+    # multiplied by (published fan-in / its fan-in) — 1 at the published shapes — so that a
+    # narrower network's logits move per step as the published one's do (Adam's step per
+    # weight is ~lr whatever the width; a layer's output change sums fan-in such steps).
+    lr_scaling: str = "none"
     loss_weights: LossWeights = field(default_factory=LossWeights)
     post: PostConfig = field(default_factory=PostConfig)
 
@@ -131,6 +148,8 @@ class TrainConfig(_PlainDict):
             raise ValueError(
                 f"supervision must be one of {SUPERVISION_MODES}, got {self.supervision!r}"
             )
+        if self.lr_scaling not in LR_SCALINGS:
+            raise ValueError(f"lr_scaling must be one of {LR_SCALINGS}, got {self.lr_scaling!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0.0 <= self.holdout_fraction < 1.0:

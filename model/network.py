@@ -207,6 +207,17 @@ class BackTAL(nn.Module):
         self.classifier = nn.Conv1d(h, config.num_classes + 1, 1, bias=False)
         self.act = nn.LeakyReLU(config.leaky_slope)
         self.dropout = nn.Dropout(config.dropout)
+        if config.input_norm == "standardize":
+            # per-dimension statistics of the training snippets (``set_input_stats``)
+            self.register_buffer("input_mean", torch.zeros(d))
+            self.register_buffer("input_std", torch.ones(d))
+
+    def set_input_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Mean and std of the training features (``input_norm="standardize"``).  # (D,), (D,)"""
+        if self.config.input_norm != "standardize":
+            raise ValueError("set_input_stats needs input_norm='standardize'")
+        self.get_buffer("input_mean").copy_(mean)
+        self.get_buffer("input_std").copy_(std.clamp(min=1e-6))
 
     def embed(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         """Unit embeddings, zero on padding.  # (B, D, T), (B, 1, T) -> (B, E, T)"""
@@ -219,6 +230,9 @@ class BackTAL(nn.Module):
         if mask is None:
             mask = torch.ones(batch, length, dtype=torch.bool, device=features.device)
         m = mask[:, None, :].to(features.dtype)  # (B, 1, T)
+        if self.config.input_norm == "standardize":
+            mean, std = self.get_buffer("input_mean"), self.get_buffer("input_std")  # (D,)
+            features = (features - mean[:, None]) / std[:, None]
         x = features * m  # (B, D, T)
 
         k = topk_counts(mask, self.config.topk_ratio)  # (B,)

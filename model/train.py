@@ -24,7 +24,14 @@ import numpy as np
 import torch
 
 from model import distributed
-from model.config import ModelConfig, PostConfig, TrainConfig
+from model.config import (
+    PUBLISHED_AUX_HIDDEN,
+    PUBLISHED_FEATURE_DIM,
+    PUBLISHED_HIDDEN,
+    ModelConfig,
+    PostConfig,
+    TrainConfig,
+)
 from model.data import Batch, VideoItem, collate
 from model.evaluate import compute_map
 from model.losses import backtal_losses
@@ -82,10 +89,33 @@ def split_holdout(
     return [it for i, it in enumerate(items) if i not in held], [items[i] for i in sorted(held)]
 
 
+def lr_multipliers(model_config: ModelConfig) -> dict[str, float]:
+    """Per weight matrix, published fan-in / its fan-in (``lr_scaling="width"``); biases and
+    anything not listed keep the base lr. All 1 at the published shapes."""
+    d, h = model_config.feature_dim, model_config.hidden
+    return {
+        "filter_conv1.weight": PUBLISHED_FEATURE_DIM / d,
+        "filter_conv2.weight": PUBLISHED_AUX_HIDDEN / model_config.filter_hidden,
+        "embed_conv1.weight": PUBLISHED_FEATURE_DIM / d,
+        "embed_conv2.weight": PUBLISHED_AUX_HIDDEN / model_config.embed_hidden,
+        "conv1.weight": PUBLISHED_FEATURE_DIM / d,
+        "conv2.weight": PUBLISHED_HIDDEN / h,
+        "classifier.weight": PUBLISHED_HIDDEN / h,
+    }
+
+
 def make_optimizer(model: BackTAL, config: TrainConfig) -> torch.optim.Adam:
-    """Adam as published; the fused kernel (same update rule, one pass over the weights)."""
+    """Adam as published; the fused kernel (same update rule, one pass over the weights).
+    ``config.lr_scaling="width"``: per-weight lr multipliers (:func:`lr_multipliers`)."""
+    params: Any = model.parameters()
+    if config.lr_scaling == "width":
+        mult = lr_multipliers(model.config)
+        params = [
+            {"params": [p], "lr": config.lr * mult.get(name, 1.0)}
+            for name, p in model.named_parameters()
+        ]
     return torch.optim.Adam(
-        model.parameters(),
+        params,
         lr=config.lr,
         betas=config.betas,
         weight_decay=config.weight_decay,
@@ -294,6 +324,11 @@ def fit(
         raise ValueError("no training videos")
 
     model = BackTAL(model_config).to(device)
+    if model_config.input_norm == "standardize":
+        stacked = np.concatenate([it.features for it in train_set])  # (N, D)
+        model.set_input_stats(
+            torch.from_numpy(stacked.mean(0)).float(), torch.from_numpy(stacked.std(0)).float()
+        )
     net = None if ctx is None else distributed.wrap(model, device)
     if ctx is not None and ctx.rank > 0:  # same init on every rank, own dropout masks
         torch.manual_seed(int(np.random.SeedSequence([config.seed, ctx.rank]).generate_state(1)[0]))

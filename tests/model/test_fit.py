@@ -248,3 +248,57 @@ def test_topk_filter_norm_fixes_the_scale_of_the_foreground_weights() -> None:
     assert shrunk.score_supp.abs().max() > 0.1 * out.score_supp.abs().max()
     with pytest.raises(ValueError, match="filter_norm"):
         ModelConfig(feature_dim=6, num_classes=3, filter_norm="max")
+
+
+def test_lr_scaling_width_multiplies_each_weight_by_published_over_own_fan_in() -> None:
+    from model.train import lr_multipliers, make_optimizer
+
+    published = ModelConfig(feature_dim=2048, num_classes=20)
+    assert set(lr_multipliers(published).values()) == {1.0}  # the published recipe itself
+    narrow = ModelConfig(
+        feature_dim=256, num_classes=20, hidden=128, embed_hidden=128, filter_hidden=128
+    )
+    mult = lr_multipliers(narrow)
+    # by hand: 2048/256 = 8 on D-input layers, 2048/128 = 16 after the base module, 512/128 = 4
+    assert mult["conv1.weight"] == 8 and mult["embed_conv1.weight"] == 8
+    assert mult["conv2.weight"] == 16 and mult["classifier.weight"] == 16
+    assert mult["filter_conv2.weight"] == 4 and mult["embed_conv2.weight"] == 4
+    from model.network import BackTAL
+
+    model = BackTAL(narrow)
+    opt = make_optimizer(model, replace(FAST, lr=1e-4, lr_scaling="width"))
+    lrs = {id(g["params"][0]): g["lr"] for g in opt.param_groups}
+    named = dict(model.named_parameters())
+    assert lrs[id(named["classifier.weight"])] == pytest.approx(1.6e-3)
+    assert lrs[id(named["filter_conv1.bias"])] == pytest.approx(1e-4)  # biases keep the base lr
+    plain = make_optimizer(model, replace(FAST, lr=1e-4))
+    assert [g["lr"] for g in plain.param_groups] == [1e-4]
+    with pytest.raises(ValueError, match="lr_scaling"):
+        TrainConfig(lr_scaling="fast")
+
+
+def test_input_norm_standardizes_raw_features_inside_the_network(tmp_path: Path) -> None:
+    items = make_toy_videos(6)
+    shifted = [replace(it, features=it.features * 3.0 + 5.0) for it in items]  # raw, off-centre
+    mcfg = tiny_model_config(input_norm="standardize")
+    model = fit(replace(FAST, epochs=1), mcfg, shifted).model
+    stacked = np.concatenate([it.features for it in shifted])
+    np.testing.assert_allclose(model.get_buffer("input_mean").numpy(), stacked.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(model.get_buffer("input_std").numpy(), stacked.std(0), rtol=1e-4)
+    # the same weights without the layer, fed the z-scored features, give the same outputs
+    plain = type(model)(replace(mcfg, input_norm="none")).eval()
+    state = {k: v for k, v in model.state_dict().items() if not k.startswith("input_")}
+    plain.load_state_dict(state)
+    raw = torch.from_numpy(np.ascontiguousarray(shifted[0].features.T))[None]
+    z = (raw - torch.from_numpy(stacked.mean(0))[None, :, None]) / torch.from_numpy(
+        stacked.std(0)
+    )[None, :, None]
+    torch.testing.assert_close(
+        model.eval()(raw).cas_supp, plain(z.float()).cas_supp, rtol=1e-4, atol=1e-4
+    )
+    # the statistics travel with the checkpoint
+    save_checkpoint(tmp_path / "m.pt", model, mcfg, FAST, ["run", "jump"])
+    loaded, *_ = load_checkpoint(tmp_path / "m.pt")
+    torch.testing.assert_close(loaded.get_buffer("input_std"), model.get_buffer("input_std"))
+    with pytest.raises(ValueError, match="input_norm"):
+        tiny_model_config(input_norm="batch")
