@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
@@ -23,6 +23,24 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL, e.g. postgresql+psycopg://user@host:5432/db",
     )
     media_dir: Path = Field(default=Path("./data/media"), description="Video files live here.")
+    # Storage backend (server/storage, docs/storage.md). Empty: the local media folder.
+    storage_url: str = Field(
+        default="",
+        description="'' (the media folder), file:///abs/folder, or s3://bucket/prefix",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 API endpoint (MinIO: http://minio:9000); None: AWS."
+    )
+    s3_region: str | None = Field(default=None, description="None: AWS_REGION / AWS config.")
+    s3_access_key_id: str | None = Field(
+        default=None, description="None: the standard AWS variables / credential chain."
+    )
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: str = Field(
+        default="auto", pattern="^(auto|path|virtual)$", description="MinIO: path."
+    )
+    s3_part_size_mib: int = Field(default=8, ge=5, le=5120, description="Multipart part size.")
+    s3_presign_expires_s: int = Field(default=3600, ge=1, le=7 * 86400)
     max_upload_bytes: int = Field(default=2048 * MiB, gt=0, description="Largest video upload.")
     max_import_bytes: int = Field(default=20 * MiB, gt=0, description="Largest CSV/JSON import.")
     max_import_rows: int = Field(default=200_000, gt=0)
