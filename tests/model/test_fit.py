@@ -290,9 +290,9 @@ def test_input_norm_standardizes_raw_features_inside_the_network(tmp_path: Path)
     state = {k: v for k, v in model.state_dict().items() if not k.startswith("input_")}
     plain.load_state_dict(state)
     raw = torch.from_numpy(np.ascontiguousarray(shifted[0].features.T))[None]
-    z = (raw - torch.from_numpy(stacked.mean(0))[None, :, None]) / torch.from_numpy(
-        stacked.std(0)
-    )[None, :, None]
+    z = (raw - torch.from_numpy(stacked.mean(0))[None, :, None]) / torch.from_numpy(stacked.std(0))[
+        None, :, None
+    ]
     torch.testing.assert_close(
         model.eval()(raw).cas_supp, plain(z.float()).cas_supp, rtol=1e-4, atol=1e-4
     )
