@@ -604,6 +604,86 @@ def plot_results(payload: dict[str, Any], out_dir: Path) -> list[Path]:
     return written
 
 
+FP_TYPES = ("background", "localization", "confusion", "wrong_label", "double_detection")
+
+
+def fp_summary(gt_path: Path, preds_path: Path) -> dict[str, Any]:
+    """DETAD false-positive breakdown (``model.analysis``) of one run's test predictions:
+    per tIoU, the count of false positives and the share of each error type."""
+    from model.analysis import false_positive_analysis
+    from model.evaluate import load_gt_json, load_results_json
+
+    result = false_positive_analysis(load_gt_json(gt_path, "test"), load_results_json(preds_path))
+    return {
+        key: {
+            "false_positive": b["false_positive"],
+            "true_positive": b["true_positive"],
+            "share_of_fp": b["share_of_fp"],
+        }
+        for key, b in result["per_tiou"].items()
+    }
+
+
+def fp_table(runs: Sequence[dict[str, Any]], tiou: str = "0.5") -> str:
+    """Per mode: share (%) of each false-positive type at ``tiou``, mean ± std over seeds."""
+    lines = [
+        "| supervision | seeds | FP | " + " | ".join(t.replace("_", " ") for t in FP_TYPES) + " |",
+        "| --- | --- | ---: | " + " | ".join("---:" for _ in FP_TYPES) + " |",
+    ]
+    for mode in ALL_MODES:
+        mine = sorted(
+            (r for r in runs if r["mode"] == mode and "fp_analysis" in r), key=lambda r: r["seed"]
+        )
+        if not mine:
+            continue
+        cells = [
+            _mean_std([r["fp_analysis"][tiou]["share_of_fp"][t] for r in mine]) for t in FP_TYPES
+        ]
+        fp = np.mean([r["fp_analysis"][tiou]["false_positive"] for r in mine])
+        seeds = ",".join(str(r["seed"]) for r in mine)
+        lines.append(f"| {mode} | {seeds} | {fp:.0f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def plot_fp(payload: dict[str, Any], out_dir: Path, tiou: str = "0.5") -> Path | None:
+    """Stacked bars: each mode's false positives at ``tiou`` by type (mean over seeds)."""
+    runs = [r for r in payload["runs"] if "fp_analysis" in r]
+    if not runs:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = [m for m in ALL_MODES if any(r["mode"] == m for r in runs)]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    bottom = np.zeros(len(modes))
+    for kind in FP_TYPES:
+        counts = np.array(
+            [
+                np.mean(
+                    [
+                        r["fp_analysis"][tiou]["share_of_fp"][kind]
+                        * r["fp_analysis"][tiou]["false_positive"]
+                        for r in runs
+                        if r["mode"] == m
+                    ]
+                )
+                for m in modes
+            ]
+        )
+        ax.bar(modes, counts, bottom=bottom, label=kind.replace("_", " "))
+        bottom += counts
+    ax.set_ylabel(f"false positives at tIoU {tiou} (top-10G, mean over seeds)")
+    ax.set_title("DETAD false-positive breakdown on the test videos")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "fp_breakdown.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def render(payload: dict[str, Any]) -> str:
     runs, s = payload["runs"], payload["settings"]
     modes = [m for m in ALL_MODES if any(r["mode"] == m for r in runs)]
@@ -634,6 +714,11 @@ def render(payload: dict[str, Any]) -> str:
         "Paired margins (same seed = same sim and same training seed), points of mAP:",
         "",
         margins_table(runs),
+        "",
+        "False positives of the top-10G predictions at tIoU 0.5 by DETAD type (% of the false"
+        " positives; `model.cli analyze` on `preds/<mode>-seed<s>.json`):",
+        "",
+        fp_table(runs),
         "",
         f"Plateau exit (first epoch with training video_supp < {PLATEAU_LEVEL} × ln 21):",
         "",
@@ -790,6 +875,10 @@ def run_benchmark(
             tasks.extend((mode, seed, sim_dir) for mode in todo)
 
     def finished(run: dict[str, Any]) -> None:
+        sim_dir = out_dir / f"sim-seed{run['seed']}"
+        preds = out_dir / "preds" / f"{run['mode']}-seed{run['seed']}.json"
+        if preds.exists() and (sim_dir / "gt.json").exists():
+            run["fp_analysis"] = fp_summary(sim_dir / "gt.json", preds)
         payload["runs"].append(run)
         t = run["test"]
         log(
@@ -821,8 +910,9 @@ def run_benchmark(
     payload["runs"].sort(key=lambda r: (r["seed"], RUN_ORDER.index(r["mode"])))
     _write_json(json_path, payload)
     md_path.write_text(render(payload))
-    for path in plot_results(payload, out_dir):
-        log(f"wrote {path}")
+    for path in [*plot_results(payload, out_dir), plot_fp(payload, out_dir)]:
+        if path is not None:
+            log(f"wrote {path}")
     return payload
 
 

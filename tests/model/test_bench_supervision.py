@@ -116,6 +116,10 @@ def test_every_mode_runs_and_the_table_is_written(tmp_path: Path) -> None:
     assert set(preds) == {"video_test_0000001", "video_test_0000002"}
     assert (out / "map_per_tiou.png").stat().st_size > 0
     assert (out / "curves.png").stat().st_size > 0
+    assert (out / "fp_breakdown.png").stat().st_size > 0
+    assert "False positives of the top-10G" in md
+    shares = bg["fp_analysis"]["0.5"]["share_of_fp"]
+    assert set(shares) >= set(bench.FP_TYPES)
 
     # a rerun with the same settings resumes (nothing retrained)
     again = bench.run_benchmark(settings, gt, clicks, out, log=lambda _: None)
