@@ -109,8 +109,22 @@ class Settings(BaseSettings):
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def check_storage(self) -> None:
+        """Refuse a storage URL the API and workers would not honour: they still keep their
+        files in ``media_dir`` (server/storage is not wired into them yet, docs/storage.md),
+        and silently writing to a container's local disk instead of a bucket loses data."""
+        url = self.storage_url.strip()
+        if not url or url in (f"file://{self.media_dir}", f"file://{self.media_dir}/"):
+            return
+        raise ValueError(
+            f"BACKTAL_STORAGE_URL={url!r}: the API and the workers do not store files through "
+            "server/storage yet, they use BACKTAL_MEDIA_DIR; unset BACKTAL_STORAGE_URL "
+            "(see docs/storage.md)"
+        )
+
     def ensure_dirs(self) -> None:
         """Create the media folder and, for SQLite, the database's folder."""
+        self.check_storage()
         self.media_dir.mkdir(parents=True, exist_ok=True)
         if self.is_sqlite and ":memory:" not in self.database_url:
             path = self.database_url.split("///", 1)[-1]

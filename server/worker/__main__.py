@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.parent_pid is not None and os.getppid() != args.parent_pid:
         logging.getLogger("backtal.worker").warning("parent %s is gone already", args.parent_pid)
         return 0
-    worker = Worker(Settings(), worker_id=args.id, kinds=kinds, parent_pid=args.parent_pid)
+    settings = Settings()
+    settings.check_storage()  # refuses a BACKTAL_STORAGE_URL the worker would not honour
+    worker = Worker(settings, worker_id=args.id, kinds=kinds, parent_pid=args.parent_pid)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         logging.getLogger("backtal.worker").info(

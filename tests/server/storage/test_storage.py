@@ -215,3 +215,35 @@ def test_s3_credentials_from_the_standard_aws_variables(s3_settings, monkeypatch
     storage.put_bytes("k", b"v")
     assert storage.read_bytes("k") == b"v"
     assert os.environ["AWS_ACCESS_KEY_ID"] == ACCESS_KEY
+
+
+def test_api_and_worker_refuse_a_storage_url_they_do_not_honour(tmp_path: Path) -> None:
+    """Files still go to the media folder; a bucket URL must not be silently ignored."""
+    import subprocess
+    import sys
+
+    from server.app import create_app
+    from server.config import Settings
+
+    media = tmp_path / "media"
+    base = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", media_dir=media)
+    base.check_storage()  # default: fine
+    base.model_copy(update={"storage_url": f"file://{base.media_dir}"}).check_storage()
+    s3 = base.model_copy(update={"storage_url": "s3://bucket/prefix"})
+    with pytest.raises(ValueError, match="do not store files through server/storage yet"):
+        create_app(s3)
+    env = {
+        **os.environ,
+        "BACKTAL_DATABASE_URL": base.database_url,
+        "BACKTAL_MEDIA_DIR": str(media),
+        "BACKTAL_STORAGE_URL": "s3://bucket/prefix",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "server.worker", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert done.returncode != 0 and "BACKTAL_STORAGE_URL" in done.stderr
