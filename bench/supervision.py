@@ -983,6 +983,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a model.sim.SimParams field (repeatable), e.g. app_class_norm=3 "
         "mot_class_norm=3 camera_norm=3 for the first sim version",
     )
+    p.add_argument(
+        "--sim-version",
+        type=int,
+        choices=(2, 3),
+        default=3,
+        help="3 (default): the SimParams defaults; 2: the same without look-alike background "
+        "(lookalike_rate_per_min=0, docs/sim.md)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument(
         "--jobs", type=int, default=1, help="trainings at once, in worker processes (CPU: 2)"
@@ -1037,7 +1045,9 @@ def settings_from_args(args: argparse.Namespace, seeds: Sequence[int] | None = N
         gt_sha=_sha256(args.gt),
         clicks_sha=_sha256(args.clicks),
         zero_losses=tuple(args.zero_losses),
-        sim_overrides=parse_sim_params(args.sim_params),
+        sim_overrides=parse_sim_params(
+            (["lookalike_rate_per_min=0"] if args.sim_version == 2 else []) + args.sim_params
+        ),
         input_norm=args.input_norm,
         lr_scaling=args.lr_scaling,
     )
