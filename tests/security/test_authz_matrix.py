@@ -120,6 +120,12 @@ def _bob_click_is_bobs(w: World, r: Any) -> None:
     assert r.status_code in (200, 201) and r.json()["annotator_id"] == w.bob.id, r.text
 
 
+def _no_alice_flags(w: World, r: Any) -> None:
+    # no model version exists in this world (GT flags only): only bob's own clicks
+    assert r.status_code == 200, r.text
+    assert all(f["annotator_id"] == w.bob.id for f in r.json()["items"]), r.text
+
+
 V = "/api/v1/videos/{video_id}"
 
 RULES: dict[tuple[str, str], Rule] = {
@@ -163,6 +169,16 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/export/predictions"): Rule(Access.USER),
     ("GET", V + "/ground-truth"): Rule(Access.USER),
     ("POST", "/api/v1/import/ground-truth"): Rule(Access.ADMIN, files=_gt),
+    ("GET", V + "/suggestions"): Rule(Access.USER),
+    ("PUT", "/api/v1/suggestions/{suggestion_id}/response"): Rule(
+        Access.USER, json={"response": "passed"}
+    ),
+    ("GET", "/api/v1/click-flags"): Rule(
+        Access.OWN, other=_no_alice_flags, other_query={"annotator_id": "{alice}"}
+    ),
+    ("POST", "/api/v1/click-flags/{click_id}/keep"): Rule(Access.ADMIN),
+    ("GET", "/api/v1/annotators/quality"): Rule(Access.ADMIN),
+    ("GET", "/api/v1/export/dataset"): Rule(Access.ADMIN, query={"format": "official-npz"}),
 }
 
 
@@ -203,6 +219,7 @@ def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[
         "user_id": carol.id,
         "class_id": cls["id"],
         "version_id": 1,
+        "suggestion_id": 1,
     }
     return World(app, client, admin, alice, bob, ids, clip_bytes)
 
