@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -274,6 +275,36 @@ def test_context_shares_the_look_not_the_motion() -> None:
         cos = cosine(proto[0], feat - np.median(feat[:, bg], axis=1, keepdims=True))
         rel[name] = (cos[ctx].mean() - cos[bg].mean()) / (cos[act].mean() - cos[bg].mean())
     assert rel["app"] > 0.2 and rel["mot"] < 0.2 and rel["app"] > rel["mot"] + 0.1
+
+
+def test_lookalikes_add_the_own_look_outside_instances_only() -> None:
+    """Sim v3: look-alikes carry the video's own class look (and a little of its motion),
+    never inside an instance; with rate 0 the video is sim v2's, bit for bit."""
+    base = SimParams(feature_dim=128, T=600, camera_rate_per_min=0.0, distractor_rate_per_min=0.0)
+    world = sim.make_world(0, CLASSES, base)
+    starts = (100.0, 300.0, 500.0)
+    video = VideoGT("v", "val", 30.0, 600.0, tuple(sim.Instance(s, s + 20.0, 0) for s in starts))
+    v2 = sim.simulate_features(video, world, 0, base)
+    same = sim.simulate_features(video, world, 0, replace(base, lookalike_rate_per_min=0.0))
+    for a, b in zip(v2, same, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+    params = replace(base, lookalike_rate_per_min=6.0, lookalike_mot_frac=0.1)
+    spa, tem = sim.simulate_features(video, world, 0, params)  # 1 snippet = 1 s
+    inside = np.zeros(600, bool)
+    for s in starts:
+        inside[int(s) : int(s) + 20] = True
+    # the other streams are untouched: instances (the snippets they fully cover) are identical
+    np.testing.assert_allclose(spa[:, inside], v2[0][:, inside], rtol=1e-6)
+    np.testing.assert_allclose(tem[:, inside], v2[1][:, inside], rtol=1e-6)
+    changed = np.abs(spa - v2[0]).max(axis=0) > 1e-6  # (T,)
+    assert changed[~inside].mean() > 0.2  # ~6 per minute of ~4 s: a good part of the rest
+    # what was added points to the class's own look and motion, the motion 8x weaker (0.1/0.8)
+    assert cosine(world.app_proto[0], spa - v2[0])[changed].mean() > 0.3
+    assert cosine(world.mot_proto[0], tem - v2[1])[changed].mean() > 0.3
+    d_look = np.linalg.norm(spa - v2[0], axis=0)[changed].mean()
+    d_move = np.linalg.norm(tem - v2[1], axis=0)[changed].mean()
+    assert d_look > 4 * d_move
 
 
 def test_short_instance_is_visible() -> None:
