@@ -1,0 +1,146 @@
+"""Dead-start probes: short trainings of one mode under the published recipe (lr 1e-4,
+batch 16, raw features) with one change at a time, printing the per-epoch losses and the
+mean foreground weight — the measurements behind docs/benchmarks.md "The dead start".
+
+    python bench/deadstart_probes.py --sim DIR --mode bg-click --epochs 8 --variant published
+    python bench/deadstart_probes.py --sim DIR --mode weak --variant z+width
+
+``DIR`` is a generated THUMOS14-sim (``python -m model.cli make-sim`` or a ``sim-seed0`` folder
+of the benchmark). A variant is ``+``-joined changes:
+
+- ``published``     nothing changed
+- ``topk``          ModelConfig.filter_norm="topk" (scale-free foreground filter)
+- ``z``             ModelConfig.input_norm="standardize" (the network z-scores its input)
+- ``width``         TrainConfig.lr_scaling="width" (per-layer lr x published / own fan-in)
+- ``nol1``          the L1 term on the foreground weights off
+- ``warm=N``        the suppressed-branch video loss off for the first N epochs
+- ``b2=X``          Adam beta2 = X
+- ``wd=X``          weight decay = X
+- ``init=S``        the base module's and classifier's initial weights scaled by S
+- ``dropout=P``     dropout P
+
+Only held-out *training* videos are evaluated (the test split is not loaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import model.train as train_module
+from model.config import LossWeights, ModelConfig, TrainConfig
+from model.data import load_class_names, load_npz_split
+from model.losses import backtal_losses
+from model.network import BackTAL
+
+
+def parse_variant(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in text.split("+"):
+        name, _, value = part.partition("=")
+        if name not in {
+            "published",
+            "topk",
+            "z",
+            "width",
+            "nol1",
+            "warm",
+            "b2",
+            "wd",
+            "init",
+            "dropout",
+        }:
+            raise SystemExit(f"unknown variant part {part!r} (see the module docstring)")
+        out[name] = value
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sim", type=Path, required=True)
+    p.add_argument("--mode", default="bg-click")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--variant", default="published")
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    v = parse_variant(args.variant)
+    torch.set_num_threads(1)
+    items = load_npz_split(args.sim, "val")
+    num_classes = len(load_class_names(args.sim, "val", items[0].labels.shape[0]))
+    mc = ModelConfig(
+        feature_dim=items[0].features.shape[1],
+        num_classes=num_classes,
+        hidden=args.hidden,
+        embed_hidden=args.hidden,
+        filter_hidden=args.hidden,
+        filter_norm="topk" if "topk" in v else "none",
+        input_norm="standardize" if "z" in v else "none",
+        dropout=float(v["dropout"]) if "dropout" in v else 0.7,
+    )
+    extra: dict[str, Any] = {}
+    if "b2" in v:
+        extra["betas"] = (0.9, float(v["b2"]))
+    if "wd" in v:
+        extra["weight_decay"] = float(v["wd"])
+    tc = TrainConfig(
+        supervision=args.mode,
+        epochs=args.epochs,
+        batch_size=16,
+        lr=1e-4,
+        seed=args.seed,
+        device="cpu",
+        lr_scaling="width" if "width" in v else "none",
+        loss_weights=LossWeights(fg_norm=0.0) if "nol1" in v else LossWeights(),
+        **extra,
+    )
+    epoch_now = {"epoch": 1}
+    if "warm" in v:  # the suppressed-branch loss switched off for the first N epochs
+        warm = int(v["warm"])
+
+        def losses(outputs: Any, batch: Any, weights: LossWeights, supervision: str) -> Any:
+            w = 0.0 if epoch_now["epoch"] <= warm else weights.video_supp
+            return backtal_losses(outputs, batch, replace(weights, video_supp=w), supervision)
+
+        train_module.backtal_losses = losses  # type: ignore[assignment]
+    if "init" in v:
+        scale = float(v["init"])
+
+        class Scaled(BackTAL):
+            def __init__(self, config: ModelConfig) -> None:
+                super().__init__(config)
+                with torch.no_grad():
+                    for layer in (self.conv1, self.conv2, self.classifier):
+                        layer.weight.mul_(scale)
+
+        train_module.BackTAL = Scaled  # type: ignore[misc]
+    started = time.perf_counter()
+
+    def progress(info: dict[str, Any]) -> None:
+        epoch_now["epoch"] = info["epoch"] + 1
+        losses = info["losses"]
+        shown = " ".join(
+            f"{k}={losses[k]:.3f}" for k in ("video_base", "video_supp", "click", "total")
+        )
+        held = 100 * info["val"].get("mAP_0.1_0.7", float("nan"))
+        print(
+            f"{args.variant} {args.mode} epoch {info['epoch']} {shown} "
+            f"mean_a={losses['fg_norm'] / items[0].num_snippets:.3f} holdout_mAP={held:.1f} "
+            f"[{time.perf_counter() - started:.0f} s]",
+            flush=True,
+        )
+
+    train_module.fit(tc, mc, items, on_progress=progress)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
