@@ -109,6 +109,7 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
 
     metrics: dict[str, Any] = {
         "best_epoch": result.best_epoch,
+        "selection": result.selection,
         "holdout_videos": result.holdout,
         "holdout": result.best_metrics if result.holdout else {},
         "history": history,

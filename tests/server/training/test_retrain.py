@@ -106,6 +106,8 @@ def test_end_to_end_retrain_predict_export_eval(
     assert version["data_summary"]["background_clicks"] > 0
     assert version["class_names"] == ["Bounce", "Spin"]
     assert "holdout_map" in version["metrics"]  # GT exists for the held-out video
+    # how the epoch was chosen is stored with the version (mAP: the held-out video has GT)
+    assert version["metrics"]["selection"].startswith("held-out mAP")
     assert (settings.media_dir / version["config"]["extractor"]).name == "tiny-stats"
     for vid in annotated.values():
         p = client.get(f"/api/v1/videos/{vid}/predictions", headers=alice.h).json()
