@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.model.tiny_thumos import write_inputs
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,31 +26,6 @@ def _load_bench():  # bench/ is not a package; importable by name for spawned wo
 bench = _load_bench()
 sup = bench.sup
 
-CLASSES = ["Jump", "Throw"]
-
-
-def _video(subset: str, duration: float, segments: list[tuple[float, float, str]]) -> dict:
-    return {
-        "subset": subset,
-        "fps": 30,
-        "duration": duration,
-        "annotations": [{"segment": [s, e], "label": lab} for s, e, lab in segments],
-    }
-
-
-GT = {
-    "database": {
-        "video_validation_0000001": _video(
-            "validation", 60.0, [(10, 20, "Jump"), (40, 44, "Jump")]
-        ),
-        "video_validation_0000002": _video("validation", 50.0, [(5, 12, "Throw")]),
-        "video_validation_0000003": _video("validation", 40.0, [(20, 30, "Throw"), (2, 6, "Jump")]),
-        "video_test_0000001": _video("test", 60.0, [(30, 40, "Jump")]),
-        "video_test_0000002": _video("test", 45.0, [(10, 16, "Throw")]),
-    },
-    "activity_list": CLASSES,
-}
-HEADER = "URLID,URL,TagID,Tag,Start,End,Time,State"
 # 8 background clicks on the training videos; the one at 15 s lies inside Jump (10-20 s)
 A1 = [
     ("video_validation_0000001", 2.0),
@@ -63,11 +40,7 @@ A1 = [
 
 
 def _inputs(folder: Path, clicks: list[tuple[str, float]] = A1) -> tuple[Path, Path]:
-    gt, csv = folder / "gt.json", folder / "clicks.csv"
-    gt.write_text(json.dumps(GT))
-    rows = [f"{v},{v}.mp4,20,background_background,{t},{t},1,1" for v, t in clicks]
-    csv.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8-sig")
-    return gt, csv
+    return write_inputs(folder, clicks)
 
 
 def _settings(gt: Path, clicks: Path, epochs: int = 2):

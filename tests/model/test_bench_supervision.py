@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 from model.sim import SimParams
+from tests.model.tiny_thumos import BG, CLASSES, HEADER, write_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,40 +26,9 @@ def _load_bench():  # bench/ is not a package
 
 bench = _load_bench()
 
-CLASSES = ["Jump", "Throw"]
-
-
-def _video(subset: str, duration: float, segments: list[tuple[float, float, str]]) -> dict:
-    return {
-        "subset": subset,
-        "fps": 30,
-        "duration": duration,
-        "annotations": [{"segment": [s, e], "label": lab} for s, e, lab in segments],
-    }
-
-
-GT = {
-    "database": {
-        "video_validation_0000001": _video(
-            "validation", 60.0, [(10, 20, "Jump"), (40, 44, "Jump")]
-        ),
-        "video_validation_0000002": _video("validation", 50.0, [(5, 12, "Throw")]),
-        "video_validation_0000003": _video("validation", 40.0, [(20, 30, "Throw"), (2, 6, "Jump")]),
-        "video_test_0000001": _video("test", 60.0, [(30, 40, "Jump")]),
-        "video_test_0000002": _video("test", 45.0, [(10, 16, "Throw")]),
-    },
-    "activity_list": CLASSES,
-}
-BG = "20,background_background"
-HEADER = "URLID,URL,TagID,Tag,Start,End,Time,State"
-
 
 def _inputs(folder: Path, clicks: list[tuple[str, float]]) -> tuple[Path, Path]:
-    gt, csv = folder / "gt.json", folder / "clicks.csv"
-    gt.write_text(json.dumps(GT))
-    rows = [f"{v},{v}.mp4,{BG},{t},{t},1,1" for v, t in clicks]
-    csv.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8-sig")
-    return gt, csv
+    return write_inputs(folder, clicks)
 
 
 CLICKS_A = [("video_validation_0000001", 2.0), ("video_validation_0000002", 30.0)]
@@ -87,7 +56,6 @@ def _settings(gt: Path, clicks: Path, modes: tuple[str, ...]):
 
 
 def test_every_mode_runs_and_the_table_is_written(tmp_path: Path) -> None:
-    started = time.perf_counter()
     gt, clicks = _inputs(tmp_path, CLICKS_A)
     out = tmp_path / "bench"
     settings = _settings(gt, clicks, bench.ALL_MODES)
@@ -124,7 +92,6 @@ def test_every_mode_runs_and_the_table_is_written(tmp_path: Path) -> None:
     # a rerun with the same settings resumes (nothing retrained)
     again = bench.run_benchmark(settings, gt, clicks, out, log=lambda _: None)
     assert again["runs"] == saved["runs"]
-    assert time.perf_counter() - started < 60
 
 
 def test_parallel_jobs_give_the_same_runs_as_one_process(tmp_path: Path) -> None:
