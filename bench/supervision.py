@@ -614,7 +614,7 @@ def fp_summary(gt_path: Path, preds_path: Path) -> dict[str, Any]:
     from model.evaluate import load_gt_json, load_results_json
 
     result = false_positive_analysis(load_gt_json(gt_path, "test"), load_results_json(preds_path))
-    return {
+    out: dict[str, Any] = {
         key: {
             "false_positive": b["false_positive"],
             "true_positive": b["true_positive"],
@@ -622,13 +622,20 @@ def fp_summary(gt_path: Path, preds_path: Path) -> dict[str, Any]:
         }
         for key, b in result["per_tiou"].items()
     }
+    # DETAD's false-positive profile at 0.5: the best-ranked G predictions of each class ("1G")
+    out["profile_1G"] = result["profile"]["breakdown"][0]
+    return out
 
 
 def fp_table(runs: Sequence[dict[str, Any]], tiou: str = "0.5") -> str:
-    """Per mode: share (%) of each false-positive type at ``tiou``, mean ± std over seeds."""
+    """Per mode at ``tiou``: true and false positives among the top-10G predictions, the
+    number of background errors (mean over seeds) and the share (%) of each false-positive
+    type (mean ± std over seeds)."""
     lines = [
-        "| supervision | seeds | FP | " + " | ".join(t.replace("_", " ") for t in FP_TYPES) + " |",
-        "| --- | --- | ---: | " + " | ".join("---:" for _ in FP_TYPES) + " |",
+        "| supervision | seeds | TP | FP | background errors | "
+        + " | ".join(f"% {t.replace('_', ' ')}" for t in FP_TYPES)
+        + " |",
+        "| --- | --- | ---: | ---: | ---: | " + " | ".join("---:" for _ in FP_TYPES) + " |",
     ]
     for mode in ALL_MODES:
         mine = sorted(
@@ -636,13 +643,52 @@ def fp_table(runs: Sequence[dict[str, Any]], tiou: str = "0.5") -> str:
         )
         if not mine:
             continue
-        cells = [
-            _mean_std([r["fp_analysis"][tiou]["share_of_fp"][t] for r in mine]) for t in FP_TYPES
-        ]
-        fp = np.mean([r["fp_analysis"][tiou]["false_positive"] for r in mine])
+        at = [r["fp_analysis"][tiou] for r in mine]
+        cells = [_mean_std([a["share_of_fp"][t] for a in at]) for t in FP_TYPES]
+        tp = np.mean([a["true_positive"] for a in at])
+        fp = np.mean([a["false_positive"] for a in at])
+        bg = np.mean([a["false_positive"] * a["share_of_fp"]["background"] for a in at])
         seeds = ",".join(str(r["seed"]) for r in mine)
-        lines.append(f"| {mode} | {seeds} | {fp:.0f} | " + " | ".join(cells) + " |")
+        lines.append(
+            f"| {mode} | {seeds} | {tp:.0f} | {fp:.0f} | {bg:.0f} | " + " | ".join(cells) + " |"
+        )
     return "\n".join(lines)
+
+
+def profile_table(runs: Sequence[dict[str, Any]]) -> str:
+    """Per mode: the best-ranked G predictions of each class (DETAD's "1G" bin at tIoU 0.5),
+    true positives and each error type, mean over seeds."""
+    kinds = ("true_positive", *FP_TYPES)
+    lines = [
+        "| supervision | seeds | " + " | ".join(k.replace("_", " ") for k in kinds) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in kinds) + " |",
+    ]
+    for mode in ALL_MODES:
+        mine = [r for r in runs if r["mode"] == mode and "profile_1G" in r.get("fp_analysis", {})]
+        if mine:
+            cells = [
+                f"{np.mean([r['fp_analysis']['profile_1G'][k] for r in mine]):.0f}" for k in kinds
+            ]
+            seeds = ",".join(str(r["seed"]) for r in sorted(mine, key=lambda r: r["seed"]))
+            lines.append(f"| {mode} | {seeds} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def reanalyze(out_dir: Path) -> dict[str, Any]:
+    """Recompute every run's false-positive analysis from its saved predictions and rewrite
+    the tables and plots of ``out_dir`` (``--render-only``); nothing is trained."""
+    json_path = out_dir / "supervision.json"
+    payload = json.loads(json_path.read_text())
+    for run in payload["runs"]:
+        preds = out_dir / "preds" / f"{run['mode']}-seed{run['seed']}.json"
+        gt = out_dir / f"sim-seed{run['seed']}" / "gt.json"
+        if preds.exists() and gt.exists():
+            run["fp_analysis"] = fp_summary(gt, preds)
+    _write_json(json_path, payload)
+    (out_dir / "supervision.md").write_text(render(payload))
+    plot_results(payload, out_dir)
+    plot_fp(payload, out_dir)
+    return payload
 
 
 def plot_fp(payload: dict[str, Any], out_dir: Path, tiou: str = "0.5") -> Path | None:
@@ -715,10 +761,16 @@ def render(payload: dict[str, Any]) -> str:
         "",
         margins_table(runs),
         "",
-        "False positives of the top-10G predictions at tIoU 0.5 by DETAD type (% of the false"
-        " positives; `model.cli analyze` on `preds/<mode>-seed<s>.json`):",
+        "True and false positives of the top-10G predictions at tIoU 0.5 and the false positives"
+        " by DETAD type (`model.cli analyze` on `preds/<mode>-seed<s>.json`; counts: mean over"
+        " seeds):",
         "",
         fp_table(runs),
+        "",
+        "The best-ranked predictions (DETAD's 1G bin at tIoU 0.5: the top G of each class, G its"
+        " number of GT instances), mean over seeds:",
+        "",
+        profile_table(runs),
         "",
         f"Plateau exit (first epoch with training video_supp < {PLATEAU_LEVEL} × ln 21):",
         "",
@@ -996,6 +1048,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=1, help="trainings at once, in worker processes (CPU: 2)"
     )
     p.add_argument("--threads", type=int, default=1, help="torch threads per training")
+    p.add_argument(
+        "--render-only",
+        action="store_true",
+        help="recompute the analyses of OUT from its saved predictions; train nothing",
+    )
     return p
 
 
@@ -1055,6 +1112,9 @@ def settings_from_args(args: argparse.Namespace, seeds: Sequence[int] | None = N
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.render_only:
+        print(render(reanalyze(args.out_dir)))
+        return 0
     settings = settings_from_args(args)
     command = "python bench/supervision.py " + " ".join(
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])

@@ -85,9 +85,23 @@ def test_every_mode_runs_and_the_table_is_written(tmp_path: Path) -> None:
     assert (out / "map_per_tiou.png").stat().st_size > 0
     assert (out / "curves.png").stat().st_size > 0
     assert (out / "fp_breakdown.png").stat().st_size > 0
-    assert "False positives of the top-10G" in md
+    assert "positives of the top-10G" in md
     shares = bg["fp_analysis"]["0.5"]["share_of_fp"]
     assert set(shares) >= set(bench.FP_TYPES)
+    assert "1G bin" in md and bg["fp_analysis"]["profile_1G"].keys() >= set(bench.FP_TYPES)
+    # --render-only recomputes the analyses from the saved predictions, training nothing
+    (out / "fp_breakdown.png").unlink()
+    (out / "supervision.json").write_text(
+        json.dumps(
+            {
+                **saved,
+                "runs": [{k: v for k, v in r.items() if k != "fp_analysis"} for r in saved["runs"]],
+            }
+        )
+    )
+    redone = bench.reanalyze(out)
+    assert [r["fp_analysis"] for r in redone["runs"]] == [r["fp_analysis"] for r in saved["runs"]]
+    assert (out / "fp_breakdown.png").exists()
 
     # a rerun with the same settings resumes (nothing retrained)
     again = bench.run_benchmark(settings, gt, clicks, out, log=lambda _: None)
