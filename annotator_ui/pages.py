@@ -339,8 +339,8 @@ def annotate_page(request: Request, video_id: int) -> Response:
     return _page(request, "annotate.html", {"user": user, "video": video, "config": config})
 
 
-@router.get("/admin", response_class=HTMLResponse)
-def admin_page(request: Request) -> Response:
+def _admin_page(request: Request, template: str) -> Response:
+    """An admin-only page: sign-in redirect, 403 page for annotators, else ``template``."""
     user = _cookie_user(request)
     if user is None:
         return _to_signin(request)
@@ -348,20 +348,18 @@ def admin_page(request: Request) -> Response:
         return _error(
             request, user, 403, "Admins only", "This page is for administrators of the project."
         )
-    return _page(request, "admin.html", {"user": user, "config": {"user": _user_dict(user)}})
+    return _page(request, template, {"user": user, "config": {"user": _user_dict(user)}})
+
+
+@router.get("/admin", response_class=HTMLResponse)
+def admin_page(request: Request) -> Response:
+    return _admin_page(request, "admin.html")
 
 
 @router.get("/admin/review", response_class=HTMLResponse)
 def review_page(request: Request) -> Response:
     """Flagged clicks of the active model version: jump to the moment, keep or delete."""
-    user = _cookie_user(request)
-    if user is None:
-        return _to_signin(request)
-    if user.role != Role.admin:
-        return _error(
-            request, user, 403, "Admins only", "This page is for administrators of the project."
-        )
-    return _page(request, "review.html", {"user": user, "config": {"user": _user_dict(user)}})
+    return _admin_page(request, "review.html")
 
 
 # ---------------------------------------------------------------------------- media, static

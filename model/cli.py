@@ -207,12 +207,17 @@ def _output_class_names(
 
 
 # ----------------------------------------------------------------------------- eval
-def add_eval_parser(sub: Any) -> None:
-    p = sub.add_parser("eval", help="ActivityNet mAP of a result JSON")
+def _add_gt_pred_arguments(p: argparse.ArgumentParser) -> None:
+    """--gt, --pred, --subset, --json: shared by eval and analyze."""
     p.add_argument("--gt", required=True, help="ActivityNet-style GT JSON")
     p.add_argument("--pred", required=True, help="result JSON")
     p.add_argument("--subset", default="test")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def add_eval_parser(sub: Any) -> None:
+    p = sub.add_parser("eval", help="ActivityNet mAP of a result JSON")
+    _add_gt_pred_arguments(p)
     p.set_defaults(handler=run_eval)
 
 
@@ -266,10 +271,7 @@ def check_labels(gt: GroundTruth, preds: Predictions, gt_path: str, pred_path: s
 # ----------------------------------------------------------------------------- analyze
 def add_analyze_parser(sub: Any) -> None:
     p = sub.add_parser("analyze", help="false-positive error analysis (DETAD) of a result JSON")
-    p.add_argument("--gt", required=True, help="ActivityNet-style GT JSON")
-    p.add_argument("--pred", required=True, help="result JSON")
-    p.add_argument("--subset", default="test")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_gt_pred_arguments(p)
     p.add_argument("--plot", help="write a bar chart PNG here")
     p.add_argument("--tiou", type=float, default=0.5, help="summary and profile tIoU")
     p.add_argument(
