@@ -304,8 +304,8 @@ def test_lookalikes_add_the_own_look_outside_instances_only() -> None:
     changed = np.abs(spa - v2[0]).max(axis=0) > 1e-6  # (T,)
     assert changed[~inside].mean() > 0.2  # ~6 per minute of ~4 s: a good part of the rest
     # what was added points to the class's own look and motion, the motion 8x weaker (0.1/0.8)
-    assert cosine(world.app_proto[0], spa - v2[0])[changed].mean() > 0.3
-    assert cosine(world.mot_proto[0], tem - v2[1])[changed].mean() > 0.3
+    assert cosine(world.app_proto[0], (spa - v2[0])[:, changed]).mean() > 0.3
+    assert cosine(world.mot_proto[0], (tem - v2[1])[:, changed]).mean() > 0.3
     d_look = np.linalg.norm(spa - v2[0], axis=0)[changed].mean()
     d_move = np.linalg.norm(tem - v2[1], axis=0)[changed].mean()
     assert d_look > 4 * d_move
