@@ -221,14 +221,24 @@ def add_eval_parser(sub: Any) -> None:
     p.set_defaults(handler=run_eval)
 
 
-def run_eval(args: argparse.Namespace) -> int:
+def _load_gt_and_predictions(args: argparse.Namespace) -> tuple[Any, Any] | None:
+    """GT of ``--subset`` and the predictions of ``--pred``; None (after saying why on
+    stderr) when the GT has no such video or no predicted label is a GT class."""
     gt = load_gt_json(args.gt, args.subset)
     if not gt:
         print(f"no videos of subset {args.subset!r} in {args.gt}", file=sys.stderr)
-        return 2
+        return None
     preds = load_results_json(args.pred)
     if not check_labels(gt, preds, args.gt, args.pred):
+        return None
+    return gt, preds
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    loaded = _load_gt_and_predictions(args)
+    if loaded is None:
         return 2
+    gt, preds = loaded
     result = compute_map(gt, preds)
     if args.json:
         keys = ("mAP", "avg_0.1_0.7", "avg_0.3_0.7")
@@ -287,13 +297,10 @@ def run_analyze(args: argparse.Namespace) -> int:
         plot_false_positive_analysis,
     )
 
-    gt = load_gt_json(args.gt, args.subset)
-    if not gt:
-        print(f"no videos of subset {args.subset!r} in {args.gt}", file=sys.stderr)
+    loaded = _load_gt_and_predictions(args)
+    if loaded is None:
         return 2
-    preds = load_results_json(args.pred)
-    if not check_labels(gt, preds, args.gt, args.pred):
-        return 2
+    gt, preds = loaded
     try:
         result = false_positive_analysis(gt, preds, summary_tiou=args.tiou, limit_factor=args.top_k)
     except ValueError as exc:
