@@ -34,24 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     colors = dict(zip(sup.SUPERVISION_MODES, ("C0", "C1", "C2", "C3"), strict=True))
     for folder, style, name in ((args.before, "--", "published"), (args.after, "-", "fix")):
         runs = json.loads((folder / "supervision.json").read_text())["runs"]
+        sup.draw_curves(ax1, ax2, runs, colors, linestyle=style, suffix=f" ({name})")
         for r in sorted(runs, key=lambda r: (r["seed"], sup.RUN_ORDER.index(r["mode"]))):
-            if r["mode"] == sup.UPPER:
-                continue
-            epochs = [c["epoch"] for c in r["curve"]]
-            label = f"{r['mode']} ({name})" if r["seed"] == runs[0]["seed"] else None
-            ax1.plot(
-                epochs,
-                [c["video_supp"] for c in r["curve"]],
-                style,
-                color=colors[r["mode"]],
-                label=label,
-            )
-            held = [100 * c.get("holdout_mAP_0.1_0.7", float("nan")) for c in r["curve"]]
-            ax2.plot(epochs, held, style, color=colors[r["mode"]], label=label)
-            print(
-                f"{name:9s} seed {r['seed']} {r['mode']:12s} plateau exit "
-                f"{sup._exit_text(r['curve'])}"
-            )
+            if r["mode"] != sup.UPPER:
+                print(
+                    f"{name:9s} seed {r['seed']} {r['mode']:12s} plateau exit "
+                    f"{sup._exit_text(r['curve'])}"
+                )
     ax1.axhline(sup.CHANCE, color="grey", lw=1, ls=":")
     ax1.axhline(sup.PLATEAU_LEVEL * sup.CHANCE, color="grey", lw=1, ls="-.")
     ax1.set_xlabel("epoch")

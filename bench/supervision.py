@@ -537,6 +537,24 @@ def plateau_table(runs: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def draw_curves(
+    ax1: Any, ax2: Any, runs: Sequence[dict[str, Any]], colors: dict[str, str], **line: Any
+) -> None:
+    """Per BackTAL run: training video_supp per epoch on ``ax1``, held-out mAP on ``ax2``; one
+    legend entry per mode (its first seed's line). ``line``: matplotlib line options plus an
+    optional ``suffix`` for the legend labels."""
+    suffix = line.pop("suffix", "")
+    first = min(r["seed"] for r in runs)
+    for r in sorted(runs, key=lambda r: (r["seed"], RUN_ORDER.index(r["mode"]))):
+        if r["mode"] == UPPER:
+            continue
+        epochs = [c["epoch"] for c in r["curve"]]
+        label = f"{r['mode']}{suffix}" if r["seed"] == first else None
+        style = {"color": colors[r["mode"]], "label": label, **line}
+        ax1.plot(epochs, [c["video_supp"] for c in r["curve"]], **style)
+        ax2.plot(epochs, [100 * c.get("holdout_mAP_0.1_0.7", np.nan) for c in r["curve"]], **style)
+
+
 def plot_results(payload: dict[str, Any], out_dir: Path) -> list[Path]:
     """mAP per tIoU (mean ± std over seeds) and per-epoch curves (training video_supp,
     held-out mAP) of every mode, as PNGs in ``out_dir``; [] without matplotlib."""
@@ -571,20 +589,7 @@ def plot_results(payload: dict[str, Any], out_dir: Path) -> list[Path]:
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = dict(zip(modes, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False))
-    for r in runs:
-        if r["mode"] == UPPER:
-            continue
-        epochs = [c["epoch"] for c in r["curve"]]
-        label = r["mode"] if r["seed"] == min(x["seed"] for x in runs) else None
-        ax1.plot(
-            epochs,
-            [c["video_supp"] for c in r["curve"]],
-            color=colors[r["mode"]],
-            label=label,
-            alpha=0.8,
-        )
-        held = [100 * c.get("holdout_mAP_0.1_0.7", np.nan) for c in r["curve"]]
-        ax2.plot(epochs, held, color=colors[r["mode"]], label=label, alpha=0.8)
+    draw_curves(ax1, ax2, runs, colors, alpha=0.8)
     ax1.axhline(CHANCE, color="grey", ls="--", lw=1, label="chance ln 21")
     ax1.axhline(PLATEAU_LEVEL * CHANCE, color="grey", ls=":", lw=1, label="plateau exit level")
     ax1.set_xlabel("epoch")

@@ -44,7 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from model.evaluate import GroundTruth, Predictions, match_detections, segment_iou
+from model.evaluate import (
+    GroundTruth,
+    Predictions,
+    gt_by_class,
+    match_detections,
+    segment_iou,
+)
 
 ERROR_TYPES = ("double_detection", "wrong_label", "localization", "confusion", "background")
 ERROR_TITLES = {
@@ -127,15 +133,9 @@ def false_positive_analysis(
     summary_index = all_thresholds.index(float(summary_tiou))
 
     # GT per class (in order of first appearance) and per video (all classes)
-    classes: list[Hashable] = []
-    gt_rows: dict[Hashable, list[tuple[str, float, float]]] = {}
+    classes, gt_rows = gt_by_class(gt)
     video_gt: dict[str, tuple[np.ndarray, list[Hashable]]] = {}
     for video, segments in gt.items():
-        for start, end, label in segments:
-            if label not in gt_rows:
-                classes.append(label)
-                gt_rows[label] = []
-            gt_rows[label].append((video, float(start), float(end)))
         video_gt[video] = (
             np.array([(s, e) for s, e, _ in segments], dtype=np.float64).reshape(-1, 2),
             [lab for _, _, lab in segments],

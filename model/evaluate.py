@@ -125,6 +125,21 @@ def average_precision_detection(
     )
 
 
+def gt_by_class(
+    gt: GroundTruth,
+) -> tuple[list[Hashable], dict[Hashable, list[tuple[str, float, float]]]]:
+    """Classes with GT in order of first appearance, and each class's (video, start, end)."""
+    classes: list[Hashable] = []
+    gt_rows: dict[Hashable, list[tuple[str, float, float]]] = {}
+    for video, segments in gt.items():
+        for start, end, label in segments:
+            if label not in gt_rows:
+                classes.append(label)
+                gt_rows[label] = []
+            gt_rows[label].append((video, float(start), float(end)))
+    return classes, gt_rows
+
+
 def compute_map(
     gt: GroundTruth, preds: Predictions, tious: Sequence[float] = DEFAULT_TIOUS
 ) -> dict[str, Any]:
@@ -134,14 +149,7 @@ def compute_map(
     "avg_0.3_0.7": .., "tious": [...], "classes": [...]}. Classes are those with GT (in order
     of first appearance); predictions of other labels are ignored.
     """
-    classes: list[Hashable] = []
-    gt_rows: dict[Hashable, list[tuple[str, float, float]]] = {}
-    for video, segments in gt.items():
-        for start, end, label in segments:
-            if label not in gt_rows:
-                classes.append(label)
-                gt_rows[label] = []
-            gt_rows[label].append((video, float(start), float(end)))
+    classes, gt_rows = gt_by_class(gt)
     pred_rows: dict[Hashable, list[tuple[str, float, float, float]]] = {c: [] for c in classes}
     for video, scored in preds.items():
         for start, end, label, score in scored:
