@@ -23,12 +23,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
 
 from server.auth import user_for_token
-from server.models import Click, Role, User, Video, VideoLabel
+from server.clicks import stats as click_stats
+from server.models import Role, User
+from server.storage.serve import serve_object
 from server.suggestions import service as suggestions
+from server.videos import listing
 from server.videos import service as videos_service
 
 HERE = Path(__file__).resolve().parent
@@ -105,35 +106,6 @@ def _same_origin(request: Request) -> bool:
     if not origin or origin == "null":
         return origin is None  # non-browser clients send neither
     return urlsplit(origin).netloc == request.headers.get("host", "")
-
-
-def _video_stats(session: Session, user: User, videos: list[Video]) -> dict[int, dict[str, Any]]:
-    """Per video: my live clicks, the sum/count of their telemetry, my video-level labels."""
-    ids = [v.id for v in videos]
-    stats: dict[int, dict[str, Any]] = {
-        i: {"clicks": 0, "elapsed_ms": 0, "timed": 0, "labels": 0} for i in ids
-    }
-    if not ids:
-        return stats
-    rows = session.execute(
-        select(
-            Click.video_id,
-            func.count(Click.id),
-            func.coalesce(func.sum(Click.client_elapsed_ms), 0),
-            func.count(Click.client_elapsed_ms),
-        )
-        .where(Click.annotator_id == user.id, Click.deleted_at.is_(None), Click.video_id.in_(ids))
-        .group_by(Click.video_id)
-    )
-    for vid, n, elapsed, timed in rows:
-        stats[vid].update(clicks=int(n), elapsed_ms=int(elapsed or 0), timed=int(timed))
-    for vid, n in session.execute(
-        select(VideoLabel.video_id, func.count())
-        .where(VideoLabel.annotator_id == user.id, VideoLabel.video_id.in_(ids))
-        .group_by(VideoLabel.video_id)
-    ):
-        stats[vid]["labels"] = int(n)
-    return stats
 
 
 def _rates(clicks: int, duration_s: float, elapsed_ms: int, timed: int) -> dict[str, Any]:
@@ -228,52 +200,28 @@ def videos_page(request: Request, offset: int = 0) -> Response:
         return _to_signin(request)
     offset = max(0, offset)
     with _factory(request)() as session:
-        live = Video.deleted_at.is_(None)
-        total = int(session.scalar(select(func.count()).select_from(Video).where(live)) or 0)
-        videos = list(
-            session.scalars(
-                select(Video).where(live).order_by(Video.id).limit(PAGE_SIZE).offset(offset)
-            )
-        )
-        stats = _video_stats(session, user, videos)
+        total = listing.count_live_videos(session)
+        videos = listing.live_videos_page(session, PAGE_SIZE, offset)
+        stats = click_stats.per_video_stats(session, user.id, [v.id for v in videos])
         next_id = videos_service.next_unannotated(session, user.id, None)
-        mine = session.execute(
-            select(
-                func.count(Click.id),
-                func.coalesce(func.sum(Click.client_elapsed_ms), 0),
-                func.count(Click.client_elapsed_ms),
-                func.count(func.distinct(Click.video_id)),
-            ).where(Click.annotator_id == user.id, Click.deleted_at.is_(None))
-        ).one()
-        annotated_duration = float(
-            session.scalar(
-                select(func.coalesce(func.sum(Video.duration_s), 0.0)).where(
-                    live,
-                    exists().where(
-                        Click.video_id == Video.id,
-                        Click.annotator_id == user.id,
-                        Click.deleted_at.is_(None),
-                    ),
-                )
-            )
-            or 0.0
-        )
+        mine = click_stats.annotator_totals(session, user.id)
+        annotated_duration = click_stats.annotated_duration_s(session, user.id)
     rows = []
     for v in videos:
         s = stats[v.id]
         rows.append(
             {
                 "video": v,
-                "clicks": s["clicks"],
-                "labels": s["labels"],
-                "annotated": bool(s["clicks"] or s["labels"]),
-                **_rates(s["clicks"], v.duration_s, s["elapsed_ms"], s["timed"]),
+                "clicks": s.clicks,
+                "labels": s.labels,
+                "annotated": bool(s.clicks or s.labels),
+                **_rates(s.clicks, v.duration_s, s.elapsed_ms, s.timed),
             }
         )
     summary = {
-        "clicks": int(mine[0]),
-        "videos": int(mine[3]),
-        **_rates(int(mine[0]), annotated_duration, int(mine[1]), int(mine[2])),
+        "clicks": mine.clicks,
+        "videos": mine.videos,
+        **_rates(mine.clicks, annotated_duration, mine.elapsed_ms, mine.timed),
     }
     return _page(
         request,
@@ -311,15 +259,10 @@ def annotate_page(request: Request, video_id: int) -> Response:
     if user is None:
         return _to_signin(request)
     with _factory(request)() as session:
-        video = session.get(Video, video_id)
-        if video is None or video.deleted_at is not None:
+        video = listing.live_video_or_none(session, video_id)
+        if video is None:
             return _error(request, user, 404, "Video not found", f"There is no video {video_id}.")
-        prev_id = session.scalar(
-            select(Video.id)
-            .where(Video.deleted_at.is_(None), Video.id < video_id)
-            .order_by(Video.id.desc())
-            .limit(1)
-        )
+        prev_id = listing.previous_live_video_id(session, video_id)
     config = {
         "video": {
             "id": video.id,
@@ -373,21 +316,24 @@ def video_media(request: Request, video_id: int) -> Response:
         return JSONResponse({"detail": "not signed in"}, status_code=401)
     settings = request.app.state.settings
     with _factory(request)() as session:
-        video = session.get(Video, video_id)
-    if video is None or video.deleted_at is not None:
+        video = listing.live_video_or_none(session, video_id)
+    if video is None:
         return JSONResponse({"detail": f"video {video_id} does not exist"}, status_code=404)
-    media_dir = Path(settings.media_dir).resolve()
-    for rel, media_type in (
+    storage = request.app.state.storage
+    for key, media_type in (
         (video.proxy_path, "video/mp4"),
         (video.file_path, mimetypes.guess_type(video.original_name)[0] or "video/mp4"),
     ):
-        if not rel:
-            continue
-        path = (media_dir / rel).resolve()
-        if path.is_file() and path.is_relative_to(media_dir):
-            response = FileResponse(path, media_type=media_type, content_disposition_type="inline")
-            response.headers["Cache-Control"] = "private, max-age=3600"
-            return response
+        if key and storage.exists(key):
+            return serve_object(
+                storage,
+                key,
+                request,
+                media_type=media_type,
+                delivery=settings.s3_delivery,
+                expires_s=settings.s3_presign_expires_s,
+                cache_control="private, max-age=3600",
+            )
     return JSONResponse({"detail": f"the file of video {video_id} is missing"}, status_code=404)
 
 
