@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.config import (
     FILTER_NORMS,
+    INIT_SCALINGS,
     INPUT_NORMS,
     LR_SCALINGS,
     SUPERVISION_MODES,
@@ -106,6 +107,7 @@ class Settings:
     sim_overrides: tuple[tuple[str, float], ...] = ()  # SimParams fields set by --sim-param
     input_norm: str = "none"  # ModelConfig.input_norm (in-network standardization)
     lr_scaling: str = "none"  # TrainConfig.lr_scaling (per-layer lr by published width)
+    init_scaling: str = "none"  # TrainConfig.init_scaling (initial weights by published width)
 
     def sim_params(self) -> Any:
         from model import sim
@@ -123,7 +125,8 @@ class Settings:
         else:
             del out["zero_losses"]
         del out["sim_overrides"]
-        for name in ("input_norm", "lr_scaling"):  # keys of older result files stay valid
+        # keys of older result files stay valid
+        for name in ("input_norm", "lr_scaling", "init_scaling"):
             if out[name] == "none":
                 del out[name]
         # the resolved sim parameters: a changed SimParams default invalidates old results
@@ -342,6 +345,7 @@ def configs(
     )
     config = TrainConfig(
         lr_scaling=settings.lr_scaling,
+        init_scaling=settings.init_scaling,
         supervision="bg-click" if mode == UPPER else mode,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
@@ -1019,6 +1023,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="none",
         help="'width': per-layer Adam lr x (published fan-in / fan-in), 1 at published widths",
     )
+    p.add_argument(
+        "--init-scaling",
+        choices=INIT_SCALINGS,
+        default="none",
+        help="'width': initial weights of the layers fed by a learned layer x sqrt(published "
+        "fan-in / fan-in), 1 at published widths (the dead-start study)",
+    )
     p.add_argument("--epochs", type=int, default=None, help="default 40 (published), --quick 10")
     p.add_argument("--batch-size", type=int, default=8, help="published: 16")
     p.add_argument("--lr", type=float, default=1e-3, help="published: 1e-4 (40 epochs)")
@@ -1112,6 +1123,7 @@ def settings_from_args(args: argparse.Namespace, seeds: Sequence[int] | None = N
         ),
         input_norm=args.input_norm,
         lr_scaling=args.lr_scaling,
+        init_scaling=args.init_scaling,
     )
 
 

@@ -15,7 +15,8 @@ AFFINITY_MODES = ("paper", "official")
 FILTER_NORMS = ("none", "topk")
 INPUT_NORMS = ("none", "standardize")
 LR_SCALINGS = ("none", "width")
-# Shapes of the published network: the reference of lr_scaling="width".
+INIT_SCALINGS = ("none", "width")
+# Shapes of the published network: the reference of lr_scaling and init_scaling "width".
 PUBLISHED_FEATURE_DIM = 2048
 PUBLISHED_HIDDEN = 2048
 PUBLISHED_AUX_HIDDEN = 512
@@ -140,6 +141,12 @@ class TrainConfig(_PlainDict):
     # narrower network's logits move per step as the published one's do (Adam's step per
     # weight is ~lr whatever the width; a layer's output change sums fan-in such steps).
     lr_scaling: str = "none"
+    # "none": PyTorch's default initialisation (published). "width": every weight matrix fed by
+    # a learned layer (conv2, classifier, filter_conv2, embed_conv2) starts at its default
+    # weights x sqrt(published fan-in / its fan-in) — 1 at the published shapes — so that a
+    # change of its input moves its output as much as in the published network (an update of
+    # the layer below is aligned with these weights and sums over fan-in inputs).
+    init_scaling: str = "none"
     loss_weights: LossWeights = field(default_factory=LossWeights)
     post: PostConfig = field(default_factory=PostConfig)
 
@@ -150,6 +157,10 @@ class TrainConfig(_PlainDict):
             )
         if self.lr_scaling not in LR_SCALINGS:
             raise ValueError(f"lr_scaling must be one of {LR_SCALINGS}, got {self.lr_scaling!r}")
+        if self.init_scaling not in INIT_SCALINGS:
+            raise ValueError(
+                f"init_scaling must be one of {INIT_SCALINGS}, got {self.init_scaling!r}"
+            )
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0.0 <= self.holdout_fraction < 1.0:

@@ -104,6 +104,31 @@ def lr_multipliers(model_config: ModelConfig) -> dict[str, float]:
     }
 
 
+def init_multipliers(model_config: ModelConfig) -> dict[str, float]:
+    """Per weight matrix fed by a learned layer, sqrt(published fan-in / its fan-in)
+    (``init_scaling="width"``); the layers fed by the input features keep their default
+    initialisation. All 1 at the published shapes."""
+    h = model_config.hidden
+    return {
+        "filter_conv2.weight": math.sqrt(PUBLISHED_AUX_HIDDEN / model_config.filter_hidden),
+        "embed_conv2.weight": math.sqrt(PUBLISHED_AUX_HIDDEN / model_config.embed_hidden),
+        "conv2.weight": math.sqrt(PUBLISHED_HIDDEN / h),
+        "classifier.weight": math.sqrt(PUBLISHED_HIDDEN / h),
+    }
+
+
+@torch.no_grad()
+def scale_initial_weights(model: BackTAL, config: TrainConfig) -> None:
+    """Apply ``config.init_scaling`` to a freshly initialised model (in place; no-op for
+    "none", so the published initialisation and the random stream are untouched)."""
+    if config.init_scaling != "width":
+        return
+    mult = init_multipliers(model.config)
+    for name, param in model.named_parameters():
+        if name in mult:
+            param.mul_(mult[name])
+
+
 def make_optimizer(model: BackTAL, config: TrainConfig) -> torch.optim.Adam:
     """Adam as published; the fused kernel (same update rule, one pass over the weights).
     ``config.lr_scaling="width"``: per-weight lr multipliers (:func:`lr_multipliers`)."""
@@ -324,6 +349,7 @@ def fit(
         raise ValueError("no training videos")
 
     model = BackTAL(model_config).to(device)
+    scale_initial_weights(model, config)
     if model_config.input_norm == "standardize":
         stacked = np.concatenate([it.features for it in train_set])  # (N, D)
         model.set_input_stats(

@@ -212,3 +212,19 @@ def test_sim_param_overrides_reach_the_sim_and_the_results_identity(tmp_path: Pa
     assert logs[-1].startswith("reusing")
     bench.ensure_sim(default, gt, clicks, 0, tmp_path, logs.append)  # changed -> regenerated
     assert logs[-1].startswith("  ") and logs[-2].startswith("generating")
+
+
+def test_init_scaling_reaches_the_trainer_and_only_a_changed_key() -> None:
+    gt = clicks = Path(__file__)  # only hashed
+    default = _settings(gt, clicks, ("bg-click",))
+    assert "init_scaling" not in default.key()  # results stored before the option stay valid
+    scaled = replace(default, init_scaling="width")
+    assert scaled.key()["init_scaling"] == "width"
+    items = [type("Item", (), {"features": np.zeros((4, 16), np.float32)})()]
+    _, config = bench.configs("weak", 0, scaled, items, 3, "cpu")  # type: ignore[arg-type]
+    assert config.init_scaling == "width"
+    _, config = bench.configs("weak", 0, default, items, 3, "cpu")  # type: ignore[arg-type]
+    assert config.init_scaling == "none"
+    args = bench.build_parser().parse_args(["--init-scaling", "width"])
+    assert args.init_scaling == "width"
+    assert bench.build_parser().parse_args([]).init_scaling == "none"

@@ -277,6 +277,51 @@ def test_lr_scaling_width_multiplies_each_weight_by_published_over_own_fan_in() 
         TrainConfig(lr_scaling="fast")
 
 
+def test_init_scaling_width_scales_the_layers_fed_by_a_learned_layer() -> None:
+    from model.network import BackTAL
+    from model.train import init_multipliers, scale_initial_weights
+
+    published = ModelConfig(feature_dim=2048, num_classes=20)
+    assert set(init_multipliers(published).values()) == {1.0}  # the published init itself
+    narrow = ModelConfig(
+        feature_dim=256, num_classes=20, hidden=128, embed_hidden=128, filter_hidden=128
+    )
+    # by hand: sqrt(2048/128) = 4 after the base module, sqrt(512/128) = 2 in filter/embedding
+    assert init_multipliers(narrow) == {
+        "conv2.weight": 4.0,
+        "classifier.weight": 4.0,
+        "filter_conv2.weight": 2.0,
+        "embed_conv2.weight": 2.0,
+    }
+    torch.manual_seed(0)
+    plain = BackTAL(narrow)
+    torch.manual_seed(0)
+    scaled = BackTAL(narrow)
+    scale_initial_weights(scaled, replace(FAST, init_scaling="width"))
+    a, b = plain.state_dict(), scaled.state_dict()
+    torch.testing.assert_close(b["classifier.weight"], 4 * a["classifier.weight"])
+    torch.testing.assert_close(b["conv2.weight"], 4 * a["conv2.weight"])
+    torch.testing.assert_close(b["filter_conv2.weight"], 2 * a["filter_conv2.weight"])
+    torch.testing.assert_close(b["embed_conv2.weight"], 2 * a["embed_conv2.weight"])
+    for key in ("conv1.weight", "filter_conv1.weight", "filter_conv2.bias", "embed_conv2.bias"):
+        assert torch.equal(a[key], b[key])  # input-fed layers and biases keep the default
+    scale_initial_weights(plain, FAST)  # "none": untouched
+    for key in a:
+        assert torch.equal(plain.state_dict()[key], a[key])
+    with pytest.raises(ValueError, match="init_scaling"):
+        TrainConfig(init_scaling="fast")
+
+
+def test_init_scaling_none_is_the_published_run_bit_for_bit() -> None:
+    items = make_toy_videos(6)
+    a = fit(FAST, tiny_model_config(), items).model.state_dict()
+    b = fit(replace(FAST, init_scaling="none"), tiny_model_config(), items).model.state_dict()
+    c = fit(replace(FAST, init_scaling="width"), tiny_model_config(), items).model.state_dict()
+    for key in a:
+        assert torch.equal(a[key], b[key])
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
 def test_input_norm_standardizes_raw_features_inside_the_network(tmp_path: Path) -> None:
     items = make_toy_videos(6)
     shifted = [replace(it, features=it.features * 3.0 + 5.0) for it in items]  # raw, off-centre
