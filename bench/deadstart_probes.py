@@ -18,6 +18,14 @@ of the benchmark). A variant is ``+``-joined changes:
 - ``wd=X``          weight decay = X
 - ``init=S``        the base module's and classifier's initial weights scaled by S
 - ``dropout=P``     dropout P
+- ``ramp=N``        the click cross-entropy's weight ramped in linearly: (e - 1) / N at epoch e
+- ``rampall=N``     the same ramp on all three click terms (click CE, separation, embedding)
+- ``l1warm=N``      the L1 term on the foreground weights off for the first N epochs
+- ``dropwarm=N``    dropout off for the first N epochs
+- ``lrwarm=N``      Adam lr ramped in linearly per step over the first N epochs
+- ``clsinit=S``     the classifier's initial weights scaled by S
+- ``winit``         TrainConfig.init_scaling="width" (initial weights of the layers fed by a
+                    learned layer x sqrt(published / own fan-in))
 
 Only held-out *training* videos are evaluated (the test split is not loaded).
 """
@@ -57,6 +65,13 @@ def parse_variant(text: str) -> dict[str, str]:
             "wd",
             "init",
             "dropout",
+            "ramp",
+            "rampall",
+            "l1warm",
+            "dropwarm",
+            "lrwarm",
+            "clsinit",
+            "winit",
         }:
             raise SystemExit(f"unknown variant part {part!r} (see the module docstring)")
         out[name] = value
@@ -99,18 +114,63 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         device="cpu",
         lr_scaling="width" if "width" in v else "none",
+        init_scaling="width" if "winit" in v else "none",
         loss_weights=LossWeights(fg_norm=0.0) if "nol1" in v else LossWeights(),
         **extra,
     )
     epoch_now = {"epoch": 1}
-    if "warm" in v:  # the suppressed-branch loss switched off for the first N epochs
-        warm = int(v["warm"])
+
+    def scheduled(weights: LossWeights) -> LossWeights:
+        """The loss weights of the current epoch under the variant's schedules."""
+        epoch = epoch_now["epoch"]
+        if "warm" in v and epoch <= int(v["warm"]):
+            weights = replace(weights, video_supp=0.0)
+        if "l1warm" in v and epoch <= int(v["l1warm"]):
+            weights = replace(weights, fg_norm=0.0)
+        for name, terms in (
+            ("ramp", ("click",)),
+            ("rampall", ("click", "separation", "embedding")),
+        ):
+            if name in v:
+                factor = min(1.0, (epoch - 1) / int(v[name]))
+                weights = replace(weights, **{t: getattr(weights, t) * factor for t in terms})
+        return weights
+
+    if {"warm", "l1warm", "ramp", "rampall"} & set(v):
 
         def losses(outputs: Any, batch: Any, weights: LossWeights, supervision: str) -> Any:
-            w = 0.0 if epoch_now["epoch"] <= warm else weights.video_supp
-            return backtal_losses(outputs, batch, replace(weights, video_supp=w), supervision)
+            return backtal_losses(outputs, batch, scheduled(weights), supervision)
 
-        train_module.backtal_losses = losses  # type: ignore[assignment]
+        train_module.backtal_losses = losses
+    if "dropwarm" in v or "lrwarm" in v:
+        base_step = train_module.train_step
+        steps_per_epoch = -(-(len(items) - round(0.1 * len(items))) // 16)
+        step_count = [0]
+        base_lrs: list[float] = []
+
+        def step_fn(model: Any, batch: Any, optimizer: Any, config: TrainConfig) -> Any:
+            if not base_lrs:
+                base_lrs.extend(g["lr"] for g in optimizer.param_groups)
+            if "dropwarm" in v:
+                model.dropout.p = 0.0 if epoch_now["epoch"] <= int(v["dropwarm"]) else 0.7
+            if "lrwarm" in v:
+                factor = min(1.0, (step_count[0] + 1) / (int(v["lrwarm"]) * steps_per_epoch))
+                for g, lr in zip(optimizer.param_groups, base_lrs, strict=True):
+                    g["lr"] = lr * factor
+            step_count[0] += 1
+            return base_step(model, batch, optimizer, config)
+
+        train_module.train_step = step_fn
+    if "clsinit" in v:
+        cls_scale = float(v["clsinit"])
+
+        class ScaledClassifier(BackTAL):
+            def __init__(self, config: ModelConfig) -> None:
+                super().__init__(config)
+                with torch.no_grad():
+                    self.classifier.weight.mul_(cls_scale)
+
+        train_module.BackTAL = ScaledClassifier  # type: ignore[misc]
     if "init" in v:
         scale = float(v["init"])
 
