@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, session_scope
-from server.models import Role, Video
+from server.models import Role, User, Video
+from server.storage import open_storage
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
@@ -87,6 +88,7 @@ def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     upgrade(settings)
     factory = make_sessionmaker(make_engine(settings))
+    storage = open_storage(settings)
     created = attached = 0
     try:
         with session_scope(factory) as session:
@@ -111,7 +113,7 @@ def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
                         session, name=name, fps=fps, frame_count=frames, duration_s=duration
                     )
                     created += 1
-                attach_features(session, settings.media_dir, video, parsed.array, extractor)
+                attach_features(session, storage, video, parsed.array, extractor)
                 attached += 1
     except ApiError as exc:
         print(f"error: {exc.detail}; nothing was imported", file=sys.stderr)
@@ -163,6 +165,51 @@ def stop_worker(worker: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
     print(f"worker stopped (exit status {worker.returncode})", file=sys.stderr, flush=True)
 
 
+def cmd_register(settings: Settings, args: argparse.Namespace) -> int:
+    """Bucket import: register every new object under a prefix of the storage as a video
+    (probe now; proxy, thumbnails and features by the workers). Idempotent."""
+    from server.errors import ApiError
+    from server.migrate import upgrade
+    from server.videos.service import register_prefix
+
+    upgrade(settings)
+    storage = open_storage(settings)
+    factory = make_sessionmaker(make_engine(settings))
+    admin = None
+    try:
+        with session_scope(factory) as session:
+            if args.as_user:
+                admin = session.scalar(select(User).where(User.name == args.as_user))
+                if admin is None:
+                    print(f"error: no user named {args.as_user!r}", file=sys.stderr)
+                    return 2
+            outcome = register_prefix(
+                session,
+                storage,
+                args.prefix,
+                admin,
+                settings.media_dir / "tmp",
+                max_bytes=settings.max_upload_bytes,
+            )
+            created = [(v.id, v.name, v.file_path) for v in outcome.created]
+            existing = [(v.id, v.name, v.file_path) for v in outcome.existing]
+    except ApiError as exc:
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
+    for vid, name, key in created:
+        print(f"created video {vid} {name!r} from {key}")
+    for vid, name, key in existing:
+        print(f"exists  video {vid} {name!r} ({key})")
+    for key, reason in outcome.failed:
+        print(f"failed  {key}: {reason}")
+    print(
+        f"register: {len(created)} created, {len(existing)} already registered, "
+        f"{len(outcome.failed)} failed",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     """Remove deleted videos' files and derived rows (docs/reliability.md, Housekeeping)."""
     from server.housekeeping.purge import execute_purge, plan_purge
@@ -172,15 +219,16 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     factory = make_sessionmaker(make_engine(settings))
     with session_scope(factory) as session:  # one transaction: the plan and the removal
+        storage = open_storage(settings)
         plan = plan_purge(
             session,
-            settings.media_dir,
+            storage,
             args.older_than,
             keep_checkpoints=settings.checkpoint_keep_last,
             stale_temp_after_s=settings.stale_temp_after_s,
         )
-        summary = plan.summary(settings.media_dir)
-        lines = plan.lines() if args.dry_run else execute_purge(session, settings.media_dir, plan)
+        summary = plan.summary(storage)
+        lines = plan.lines() if args.dry_run else execute_purge(session, storage, plan)
     for line in lines:
         print(line)
     for line in plan.skipped:
@@ -249,6 +297,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extractor", default=None, help="name stored with the features")
     p.add_argument("--create-videos", action="store_true", help="create missing videos (npz)")
     p.set_defaults(func=cmd_import_features)
+    p = sub.add_parser(
+        "register", help="bucket import: register new objects under a storage prefix as videos"
+    )
+    p.add_argument(
+        "prefix",
+        help="s3://bucket/prefix inside BACKTAL_STORAGE_URL, or a key prefix relative to the "
+        "storage root ('' = everything)",
+    )
+    p.add_argument("--as-user", default=None, help="record this user as the creator")
+    p.set_defaults(func=cmd_register)
     p = sub.add_parser("serve", help="migrate, then serve the API and the UI")
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)

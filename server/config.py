@@ -41,6 +41,21 @@ class Settings(BaseSettings):
     )
     s3_part_size_mib: int = Field(default=8, ge=5, le=5120, description="Multipart part size.")
     s3_presign_expires_s: int = Field(default=3600, ge=1, le=7 * 86400)
+    s3_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Tries per S3 call (boto3 standard retries)."
+    )
+    s3_delivery: str = Field(
+        default="proxy",
+        pattern="^(proxy|redirect)$",
+        description="How browsers get videos and sprites from S3: 'proxy' (the API streams "
+        "the requested byte ranges; works when only the API can reach the bucket) or "
+        "'redirect' (307 to a presigned URL; the browser must reach the S3 endpoint).",
+    )
+    scratch_dir: Path | None = Field(
+        default=None,
+        description="Local scratch for workers (one private sub-folder each, emptied at "
+        "start) and the API's temporary files with S3 storage; None: <media_dir>/../scratch.",
+    )
     max_upload_bytes: int = Field(default=2048 * MiB, gt=0, description="Largest video upload.")
     max_import_bytes: int = Field(default=20 * MiB, gt=0, description="Largest CSV/JSON import.")
     max_import_rows: int = Field(default=200_000, gt=0)
@@ -105,22 +120,28 @@ class Settings(BaseSettings):
     def _absolute(cls, v: Path) -> Path:
         return v.expanduser().resolve()
 
+    @field_validator("scratch_dir")
+    @classmethod
+    def _absolute_or_none(cls, v: Path | None) -> Path | None:
+        return v.expanduser().resolve() if v is not None else None
+
+    @property
+    def scratch_root(self) -> Path:
+        """Where workers keep their private scratch folders (``scratch_dir`` or the default)."""
+        return self.scratch_dir or self.media_dir.parent / "scratch"
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
     def check_storage(self) -> None:
-        """Refuse a storage URL the API and workers would not honour: they still keep their
-        files in ``media_dir`` (server/storage is not wired into them yet, docs/storage.md),
-        and silently writing to a container's local disk instead of a bucket loses data."""
+        """Refuse a ``storage_url`` that names no backend (the message says what would)."""
         url = self.storage_url.strip()
-        if not url or url in (f"file://{self.media_dir}", f"file://{self.media_dir}/"):
-            return
-        raise ValueError(
-            f"BACKTAL_STORAGE_URL={url!r}: the API and the workers do not store files through "
-            "server/storage yet, they use BACKTAL_MEDIA_DIR; unset BACKTAL_STORAGE_URL "
-            "(see docs/storage.md)"
-        )
+        if url and not url.startswith(("file:///", "s3://")):
+            raise ValueError(
+                f"BACKTAL_STORAGE_URL must be empty, file:///abs/folder or s3://bucket/prefix, "
+                f"got {url!r}"
+            )
 
     def ensure_dirs(self) -> None:
         """Create the media folder and, for SQLite, the database's folder."""

@@ -232,9 +232,10 @@ def seed(settings: Settings, n_videos: int = 6, log: Callable[[str], None] = pri
     from server.labels.service import create_class, list_classes, set_labels
     from server.migrate import upgrade
     from server.models import Role, User, Video
+    from server.storage import open_storage
     from server.training.service import import_ground_truth
     from server.users.service import create_user, get_or_create_annotator, rotate_token
-    from server.videos.service import register_files
+    from server.videos.service import register_prefix
 
     upgrade(settings)
     folder = settings.media_dir / "demo"
@@ -247,6 +248,11 @@ def seed(settings: Settings, n_videos: int = 6, log: Callable[[str], None] = pri
             write_clip(clip, path)
     gt_json = json.dumps(ground_truth(clips), indent=1)
     (folder / "ground_truth.json").write_text(gt_json)
+    storage = open_storage(settings)  # the media folder, or a bucket: the clips go there
+    for clip in clips:
+        key = f"demo/{clip.name}.mp4"
+        if not storage.exists(key):
+            storage.put_file(key, folder / f"{clip.name}.mp4")
 
     def user_token(session: Session, name: str, role: Role) -> str:
         user = session.scalar(select(User).where(User.name == name))
@@ -266,9 +272,15 @@ def seed(settings: Settings, n_videos: int = 6, log: Callable[[str], None] = pri
             annotator_token = user_token(session, "annotator", Role.annotator)
             admin = session.scalar(select(User).where(User.name == "admin"))
             assert admin is not None
-            created, _ = register_files(
-                session, settings.media_dir, [f"demo/{c.name}.mp4" for c in clips], admin
-            )
+            created = register_prefix(
+                session,
+                storage,
+                "demo/",
+                admin,
+                settings.media_dir / "tmp",
+                max_bytes=settings.max_upload_bytes,
+                only=[f"demo/{c.name}.mp4" for c in clips],
+            ).created
             # ground truth for evaluation only: model versions then report held-out mAP
             import_ground_truth(session, gt_json.encode())
             videos = {

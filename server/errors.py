@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from server.storage.base import StorageUnavailable
+
 log = logging.getLogger("backtal.errors")
 
 # Set on every response by the app's middleware, and by the 500 handler here (that one runs
@@ -154,6 +156,17 @@ def install_error_handlers(app: FastAPI) -> None:
             {"detail": "the database is unavailable right now; retry in a moment"},
             status_code=503,
             headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(StorageUnavailable)
+    async def _storage_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The object store could not be reached or failed after the client's retries.
+        # Nothing was published: a put either completes or leaves no object behind.
+        log.warning("storage unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse(
+            {"detail": f"file storage is unavailable right now; retry in a moment ({exc})"},
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(RecursionError)

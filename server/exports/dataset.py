@@ -50,6 +50,8 @@ from sqlalchemy.orm import Session
 from model.data import IGNORE, VideoItem, point_labels
 from server.errors import InsufficientStorage, NotFound, Unprocessable
 from server.models import ActionClass, Feature, User
+from server.storage import Storage
+from server.storage.files import load_npy
 from server.training.dataset import Dataset, build_dataset, choose_extractor
 
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -171,7 +173,7 @@ def _file_name(item: VideoItem, video_id: int) -> str:
 
 def write_dataset_zip(
     session: Session,
-    media_dir: Path,
+    storage: Storage,
     out: IO[bytes],
     *,
     annotator_id: int | None = None,
@@ -185,7 +187,7 @@ def write_dataset_zip(
     name = choose_extractor(session, extractor)
     data = build_dataset(
         session,
-        media_dir,
+        None,
         extractor=name,
         load_features=False,
         annotator_id=annotator_id,
@@ -212,7 +214,7 @@ def write_dataset_zip(
     with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
         for item in data.items:
             video_id = data.video_ids[item.name]
-            features = np.load(media_dir / paths[video_id], allow_pickle=False)  # (T, D)
+            features = load_npy(storage, paths[video_id])  # (T, D)
             cut, why = stream_split(name or "", int(features.shape[1]))
             cut_info = {"feat_spa": cut, "feat_tem": int(features.shape[1]) - cut, "split": why}
             arcname = f"{split}/{_file_name(item, video_id)}.npz"
@@ -252,17 +254,19 @@ def write_dataset_zip(
     return manifest
 
 
-def export_to_tempfile(session: Session, media_dir: Path, **filters: Any) -> IO[bytes]:
-    """The zip in an anonymous temporary file (gone when closed, or when the process dies),
-    rewound; the caller streams and closes it."""
-    folder = media_dir / "tmp"
+def export_to_tempfile(
+    session: Session, storage: Storage, tmp_dir: Path, **filters: Any
+) -> IO[bytes]:
+    """The zip in an anonymous temporary file in ``tmp_dir`` (gone when closed, or when the
+    process dies), rewound; the caller streams and closes it."""
+    folder = tmp_dir
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fh = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (closed by the streamer)
     except OSError as exc:
         raise InsufficientStorage(f"could not write the export: {exc.strerror}") from exc
     try:
-        write_dataset_zip(session, media_dir, fh, **filters)
+        write_dataset_zip(session, storage, fh, **filters)
         fh.seek(0)
     except OSError as exc:
         fh.close()

@@ -111,7 +111,8 @@ def export_dataset(
     settings: Settings = request.app.state.settings
     fh = dataset.export_to_tempfile(
         session,
-        settings.media_dir,
+        request.app.state.storage,
+        settings.media_dir / "tmp",
         annotator_id=annotator_id,
         class_ids=dataset.parse_class_ids(class_ids),
         extractor=extractor,

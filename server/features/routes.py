@@ -35,7 +35,9 @@ async def import_features(
 
     def store() -> FeatureInfo:
         video = get_live_video(session, video_id)
-        row = service.attach_features(session, settings.media_dir, video, parsed.array, extractor)
+        row = service.attach_features(
+            session, request.app.state.storage, video, parsed.array, extractor
+        )
         return FeatureInfo(extractor=row.extractor, T=row.num_snippets, D=row.dim)
 
     return await run_in_threadpool(store)

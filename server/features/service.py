@@ -10,6 +10,7 @@ stored; the array is written atomically and the row points to it only after that
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import uuid
@@ -26,6 +27,10 @@ from server.db import on_commit, on_rollback
 from server.errors import InsufficientStorage, Unprocessable
 from server.housekeeping.tempfiles import temp_path
 from server.models import Feature, Video, VideoStatus
+from server.storage import Storage, StorageError
+from server.storage.files import npy_bytes
+
+log = logging.getLogger("backtal.features")
 
 FEATURES = "features"
 MAX_DIM = 16384
@@ -109,30 +114,39 @@ def check_extractor_name(name: str) -> str:
 
 
 def attach_features(
-    session: Session, media_dir: Path, video: Video, array: np.ndarray, extractor: str
+    session: Session, storage: Storage, video: Video, array: np.ndarray, extractor: str
 ) -> Feature:
     """Store ``array`` (T, D) as the video's ``extractor`` features (replacing older ones)."""
     check_extractor_name(extractor)
-    # A new file name each time: the previous file stays valid until the commit.
-    rel = Path(FEATURES) / str(video.id) / f"{extractor}-{uuid.uuid4().hex[:8]}.npy"
-    path = media_dir / rel
+    # A new key each time: the previous object stays valid until the commit.
+    key = f"{FEATURES}/{video.id}/{extractor}-{uuid.uuid4().hex[:8]}.npy"
     try:
-        save_npy_atomic(path, array)
+        storage.put_bytes(key, npy_bytes(array))
+    except StorageError:
+        raise
     except OSError as exc:  # full disk, read-only or unwritable media folder
         raise InsufficientStorage(f"could not store the features: {exc.strerror}") from exc
-    on_rollback(session, lambda: path.unlink(missing_ok=True))
+    on_rollback(session, lambda: _delete_quietly(storage, key))
     row = session.scalar(
         select(Feature).where(Feature.video_id == video.id, Feature.extractor == extractor)
     )
     if row is None:
         row = Feature(video_id=video.id, extractor=extractor, num_snippets=0, dim=0, path="")
         session.add(row)
-    old = media_dir / row.path if row.path else None
-    row.num_snippets, row.dim, row.path = int(array.shape[0]), int(array.shape[1]), rel.as_posix()
-    if old is not None and old != path:
-        on_commit(session, lambda: old.unlink(missing_ok=True))
+    old = row.path or None
+    row.num_snippets, row.dim, row.path = int(array.shape[0]), int(array.shape[1]), key
+    if old is not None and old != key:
+        on_commit(session, lambda: _delete_quietly(storage, old))
     if video.status != VideoStatus.processing:
         video.status = VideoStatus.ready
         video.status_message = None
     session.flush()
     return row
+
+
+def _delete_quietly(storage: Storage, key: str) -> None:
+    """Remove a superseded object after the commit; a failure only leaves an orphan."""
+    try:
+        storage.delete(key)
+    except (StorageError, OSError) as exc:
+        log.warning("could not remove the superseded object %s: %s", key, exc)

@@ -8,23 +8,26 @@ fails at once, saying why.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Job, JobKind, JobStatus, ModelVersion
+from server.storage import Storage, StorageError
+
+log = logging.getLogger("backtal.checkpoints")
 
 
 @dataclass(frozen=True)
 class DroppedCheckpoint:
     version_id: int
-    path: str  # relative to the media folder
+    path: str  # storage key
 
 
 def checkpoints_to_drop(
-    session: Session, media_dir: Path, keep_last: int
+    session: Session, storage: Storage, keep_last: int
 ) -> list[DroppedCheckpoint]:
     """Checkpoint files (that exist) of versions outside the retention rule, oldest first."""
     versions = session.execute(
@@ -49,10 +52,15 @@ def checkpoints_to_drop(
         if v.id not in keep
         and v.checkpoint_path
         and v.checkpoint_path not in kept_paths
-        and (media_dir / v.checkpoint_path).is_file()
+        and storage.exists(v.checkpoint_path)
     ]
 
 
-def remove_files(media_dir: Path, dropped: list[DroppedCheckpoint]) -> None:
+def remove_files(storage: Storage, dropped: list[DroppedCheckpoint]) -> None:
+    """Delete the dropped checkpoints' objects (after the commit; a failure leaves an
+    orphan object that the next training's retention pass removes)."""
     for item in dropped:
-        (media_dir / item.path).unlink(missing_ok=True)
+        try:
+            storage.delete(item.path)
+        except (StorageError, OSError) as exc:
+            log.warning("could not remove checkpoint %s: %s", item.path, exc)

@@ -30,6 +30,7 @@ lines it prints are exactly the lines a real purge prints for what it removed.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import uuid
@@ -54,7 +55,9 @@ from server.models import (
     Video,
     utcnow,
 )
+from server.storage import LocalStorage, Storage, StorageError
 
+log = logging.getLogger("backtal.purge")
 TRASH = ".trash"
 PROXIES = "proxies"
 THUMBNAILS = "thumbnails"
@@ -118,7 +121,7 @@ class PurgePlan:
         names = [f for vp in self.videos for f in vp.files]
         return names + [p for _, p in self.checkpoints] + self.temp_files
 
-    def summary(self, media_dir: Path) -> str:
+    def summary(self, storage: Storage) -> str:
         rows = sum(
             len(vp.features)
             + len(vp.predictions)
@@ -129,12 +132,26 @@ class PurgePlan:
         )
         size = 0
         for rel in self.files():
-            with contextlib.suppress(OSError):
-                size += (media_dir / rel).stat().st_size
+            with contextlib.suppress(OSError, ValueError):
+                info = storage.stat(rel)
+                size += info.size if info is not None else 0
         return (
             f"{len(self.videos)} video(s), {len(self.files())} file(s) ({size / 2**20:.1f} MiB), "
             f"{rows} row(s); {len(self.skipped)} deleted video(s) skipped"
         )
+
+
+def _present(storage: Storage, rel: str | None) -> str | None:
+    """``rel`` if it names an object of ``storage`` (local: a regular file inside the media
+    folder, no escapes, no links)."""
+    if not rel:
+        return None
+    if isinstance(storage, LocalStorage):
+        return _inside(storage.root, rel)
+    try:
+        return rel if storage.exists(rel) else None
+    except ValueError:  # not a valid key
+        return None
 
 
 def _inside(media_dir: Path, rel: str | None) -> str | None:
@@ -153,7 +170,7 @@ def _inside(media_dir: Path, rel: str | None) -> str | None:
 
 def plan_purge(
     session: Session,
-    media_dir: Path,
+    storage: Storage,
     older_than_days: float,
     *,
     keep_checkpoints: int,
@@ -161,7 +178,7 @@ def plan_purge(
     now: datetime | None = None,
 ) -> PurgePlan:
     """What a purge of videos deleted more than ``older_than_days`` ago removes."""
-    media_dir = media_dir.resolve()
+    root = storage.root if isinstance(storage, LocalStorage) else None
     cutoff = (now or utcnow()) - timedelta(days=older_than_days)
     plan = PurgePlan(cutoff=cutoff)
     candidates = list(
@@ -218,13 +235,16 @@ def plan_purge(
             f"{THUMBNAILS}/{v.id}.json",
             *(row.path for row in feature_rows),
         ]
-        feature_dir = media_dir / FEATURES / str(v.id)
-        if feature_dir.is_dir():
-            candidates_files += [
-                p.relative_to(media_dir).as_posix() for p in sorted(feature_dir.rglob("*"))
-            ]
+        if root is not None:
+            feature_dir = root / FEATURES / str(v.id)
+            if feature_dir.is_dir():
+                candidates_files += [
+                    p.relative_to(root).as_posix() for p in sorted(feature_dir.rglob("*"))
+                ]
+        else:
+            candidates_files += [o.key for o in storage.list(f"{FEATURES}/{v.id}/")]
         for rel in dict.fromkeys(candidates_files):
-            found = _inside(media_dir, rel)
+            found = _present(storage, rel)
             if found and found not in other_paths and found not in vp.files:
                 vp.files.append(found)
         vp.features = [row.id for row in feature_rows]
@@ -259,25 +279,29 @@ def plan_purge(
             plan.videos.append(vp)
     plan.checkpoints = [
         (d.version_id, p)
-        for d in checkpoints_to_drop(session, media_dir, keep_checkpoints)
-        if (p := _inside(media_dir, d.path))
+        for d in checkpoints_to_drop(session, storage, keep_checkpoints)
+        if (p := _present(storage, d.path))
     ]
-    plan.temp_files = [
-        p.relative_to(media_dir).as_posix() for p in stale_temp_files(media_dir, stale_temp_after_s)
-    ]
-    trash = media_dir / TRASH
-    if trash.is_dir():
-        plan.trash = sorted(p.name for p in trash.iterdir())
+    if root is not None:  # a bucket has no temporary objects (a put is complete or nothing)
+        media_dir = root
+        plan.temp_files = [
+            p.relative_to(media_dir).as_posix()
+            for p in stale_temp_files(media_dir, stale_temp_after_s)
+        ]
+        trash = media_dir / TRASH
+        if trash.is_dir():
+            plan.trash = sorted(p.name for p in trash.iterdir())
     return plan
 
 
-def execute_purge(session: Session, media_dir: Path, plan: PurgePlan) -> list[str]:
+def execute_purge(session: Session, storage: Storage, plan: PurgePlan) -> list[str]:
     """Carry out ``plan`` in ``session``'s transaction; returns the lines of what went.
 
-    Files are moved into ``.trash/<stamp>/`` now (moved back if the transaction rolls
-    back) and deleted once it has committed. The plan must come from the same transaction.
+    Local folder: files are moved into ``.trash/<stamp>/`` now (moved back if the
+    transaction rolls back) and deleted once it has committed. Object storage: the objects
+    are deleted once the transaction has committed (a deletion that fails is logged; the
+    rows no longer refer to the object). The plan must come from the same transaction.
     """
-    media_dir = media_dir.resolve()
     for vp in plan.videos:
         if vp.responses:
             for sid, aid in vp.responses:
@@ -307,7 +331,19 @@ def execute_purge(session: Session, media_dir: Path, plan: PurgePlan) -> list[st
                 .values(file_path="", proxy_path=None, thumbnails_path=None)
             )
     session.flush()
+    if not isinstance(storage, LocalStorage):
+        keys = plan.files()
 
+        def delete_objects() -> None:
+            for key in keys:
+                try:
+                    storage.delete(key)
+                except (StorageError, OSError) as exc:
+                    log.warning("purge: could not delete object %s: %s", key, exc)
+
+        on_commit(session, delete_objects)
+        return plan.lines()
+    media_dir = storage.root
     stamp = f"{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     trash = media_dir / TRASH / stamp
     moved: list[tuple[Path, Path]] = []

@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from server.config import Settings
-from server.storage.base import ObjectInfo, ObjectNotFound, Storage, StorageError, check_key
+from server.storage.base import (
+    ObjectInfo,
+    ObjectNotFound,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    check_key,
+)
 from server.storage.local import LocalStorage
 
 __all__ = [
@@ -22,6 +29,7 @@ __all__ = [
     "ObjectNotFound",
     "Storage",
     "StorageError",
+    "StorageUnavailable",
     "check_key",
     "open_storage",
     "s3_client",
@@ -43,7 +51,9 @@ def s3_client(settings: Settings) -> Any:
     )
     config = Config(
         s3={"addressing_style": settings.s3_addressing_style},
-        retries={"max_attempts": 5, "mode": "standard"},
+        retries={"max_attempts": settings.s3_max_attempts, "mode": "standard"},
+        connect_timeout=10,
+        read_timeout=60,
         signature_version="s3v4",
     )
     return session.client("s3", endpoint_url=settings.s3_endpoint_url or None, config=config)

@@ -29,6 +29,11 @@ class ObjectNotFound(StorageError, FileNotFoundError):
     """No object under that key."""
 
 
+class StorageUnavailable(StorageError):
+    """The storage service could not be reached or failed (after the client's retries):
+    the API answers 503, a job fails this attempt and is retried."""
+
+
 @dataclass(frozen=True)
 class ObjectInfo:
     key: str
@@ -66,8 +71,10 @@ class Storage(ABC):
         publishing it only once all of it is stored. Returns the size in bytes. If the
         iterator or the backend fails, the error propagates and the key is unchanged."""
 
-    def put_file(self, key: str, path: str | Path) -> int:
-        """Store a local file under ``key`` (same publishing rule as :meth:`put_stream`)."""
+    def put_file(self, key: str, path: str | Path, *, move: bool = False) -> int:
+        """Store a local file under ``key`` (same publishing rule as :meth:`put_stream`).
+        ``move``: the caller no longer needs the file (the local backend may rename it into
+        place instead of copying; the file may or may not exist afterwards)."""
         return self.put_stream(key, file_chunks(path))
 
     def put_bytes(self, key: str, data: bytes) -> int:

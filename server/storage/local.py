@@ -8,6 +8,7 @@ always had. Hidden names (``.trash/``, temporary files) are never listed.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -51,9 +52,19 @@ class LocalStorage(Storage):
             raise
         return size
 
-    def put_file(self, key: str, path: str | Path) -> int:
-        if Path(path).resolve() == self.path(key):
-            return self.path(key).stat().st_size  # already in place
+    def put_file(self, key: str, path: str | Path, *, move: bool = False) -> int:
+        target = self.path(key)
+        if Path(path).resolve() == target:
+            return target.stat().st_size  # already in place
+        if move:  # a rename when on the same filesystem (complete at once), else a copy
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                size = Path(path).stat().st_size
+                os.replace(path, target)
+                return size
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
         return super().put_file(key, path)
 
     def get_to_path(self, key: str, dest: str | Path) -> Path:

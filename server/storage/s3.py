@@ -19,9 +19,76 @@ from pathlib import Path
 from typing import Any
 
 from server.housekeeping.tempfiles import temp_path
-from server.storage.base import CHUNK, ObjectInfo, ObjectNotFound, Storage, StorageError, check_key
+from server.storage.base import (
+    CHUNK,
+    ObjectInfo,
+    ObjectNotFound,
+    Storage,
+    StorageError,
+    StorageUnavailable,
+    check_key,
+)
 
 MIN_PART = 5 * 1024 * 1024
+# S3 error codes that mean "the service failed", not "your request is wrong"
+_SERVICE_CODES = {"InternalError", "ServiceUnavailable", "SlowDown", "RequestTimeout"}
+
+
+def _unavailable(exc: BaseException, where: str) -> StorageUnavailable | None:
+    """``exc`` as :class:`StorageUnavailable` when it says the service is down or failing
+    (no connection, a timeout, a 5xx answer), else None (a 404, a refused request...)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:  # a connection dropped while a body is read comes from urllib3
+        from urllib3.exceptions import HTTPError as Urllib3Error
+    except ImportError:  # pragma: no cover
+        Urllib3Error = ()  # type: ignore[assignment,misc]
+    if isinstance(exc, ClientError):
+        meta = exc.response.get("ResponseMetadata", {})
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if int(meta.get("HTTPStatusCode", 0) or 0) >= 500 or code in _SERVICE_CODES:
+            return StorageUnavailable(f"object storage failed ({where}): {code or exc}")
+        return None
+    if isinstance(exc, (BotoCoreError, Urllib3Error, ConnectionError, TimeoutError)):
+        return StorageUnavailable(f"object storage is unreachable ({where}): {exc}")
+    return None
+
+
+class _Guarded:
+    """The boto3 client, with service failures raised as :class:`StorageUnavailable`."""
+
+    def __init__(self, client: Any, where: str) -> None:
+        self._client = client
+        self._where = where
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._client, name)
+        if not callable(attr) or name in ("get_paginator", "generate_presigned_url"):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except Exception as exc:
+                translated = _unavailable(exc, self._where)
+                if translated is not None:
+                    raise translated from exc
+                raise
+
+        return call
+
+
+@contextlib.contextmanager
+def _guard(where: str) -> Iterator[None]:
+    try:
+        yield
+    except StorageError:
+        raise
+    except Exception as exc:
+        translated = _unavailable(exc, where)
+        if translated is not None:
+            raise translated from exc
+        raise
 
 
 def parse_s3_url(url: str) -> tuple[str, str]:
@@ -50,7 +117,8 @@ class S3Storage(Storage):
     ) -> None:
         if part_size < MIN_PART:
             raise ValueError(f"part_size must be at least 5 MiB, got {part_size}")
-        self.client = client
+        self.raw_client = client
+        self.client = _Guarded(client, f"s3://{bucket}")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.part_size = part_size
@@ -125,7 +193,7 @@ class S3Storage(Storage):
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(dest, ".part")
         try:
-            with open(tmp, "xb") as fh:
+            with open(tmp, "xb") as fh, _guard(f"reading {key}"):
                 for block in body.iter_chunks(CHUNK):
                     fh.write(block)
                 fh.flush()
@@ -159,12 +227,13 @@ class S3Storage(Storage):
     @staticmethod
     def _chunks(body: Any) -> Iterator[bytes]:
         try:
-            yield from body.iter_chunks(CHUNK)
+            with _guard("reading an object"):
+                yield from body.iter_chunks(CHUNK)
         finally:
             body.close()
 
     def presigned_url(self, key: str, expires_s: int = 3600) -> str | None:
-        url: str = self.client.generate_presigned_url(
+        url: str = self.raw_client.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": self._name(key)},
             ExpiresIn=int(expires_s),
@@ -192,10 +261,25 @@ class S3Storage(Storage):
             full = f"{self.prefix}/" if self.prefix else ""
         else:  # "dir/" is a fine prefix though not a key: check it without its slash
             full = self._name(prefix.rstrip("/")) + ("/" if prefix.endswith("/") else "")
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=full):
+        paginator = self.raw_client.get_paginator("list_objects_v2")
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=full))
+        while True:
+            with _guard(f"listing {prefix!r}"):
+                page = next(pages, None)
+            if page is None:
+                return
             for obj in page.get("Contents", []):
                 yield ObjectInfo(self._key(obj["Key"]), int(obj["Size"]))
+
+    def etag(self, key: str) -> str | None:
+        """The object's ETag (identity of its content version), None if there is none."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
+        except Exception as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        return str(head.get("ETag", "")).strip('"') or None
 
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (tests, a fresh MinIO)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,8 @@ from server.models import (
     Video,
     VideoLabel,
 )
+from server.storage import Storage
+from server.storage.files import load_npy
 
 
 @dataclass
@@ -75,7 +76,7 @@ def _snippets(t: float, end: float | None, duration: float, T: int) -> list[int]
 
 def build_dataset(
     session: Session,
-    media_dir: Path,
+    storage: Storage | None,
     *,
     extractor: str | None = None,
     video_ids: list[int] | None = None,
@@ -87,11 +88,14 @@ def build_dataset(
     """Videos with features as ``VideoItem`` s, with merged labels, clicks and GT segments.
 
     With ``labelled_only=False`` every video with features is included (for prediction).
-    With ``load_features=False`` the arrays are not read (for counting and validation).
+    With ``load_features=False`` the arrays are not read (for counting and validation) and
+    ``storage`` may be None; otherwise they are read from ``storage``.
     ``annotator_id`` keeps only that annotator's labels and clicks; ``class_ids`` keeps only
     those classes (index = position among them in creation order; labels, action clicks
     and GT segments of the other classes are left out). Both are used by the data-set export.
     """
+    if load_features and storage is None:
+        raise ValueError("build_dataset needs the storage to load features")
     class_q = select(ActionClass).order_by(ActionClass.id)
     if class_ids is not None:
         class_q = class_q.where(ActionClass.id.in_(class_ids))
@@ -157,8 +161,8 @@ def build_dataset(
         multi_hot = np.zeros(C, dtype=np.float32)
         multi_hot[sorted(present)] = 1.0
         features = (
-            np.load(media_dir / feat.path).astype(np.float32, copy=False)
-            if load_features
+            load_npy(storage, feat.path).astype(np.float32, copy=False)
+            if load_features and storage is not None
             else np.zeros((T, 0), dtype=np.float32)
         )
         items.append(

@@ -72,7 +72,7 @@ def create_training_job(
         )
     data = build_dataset(
         session,
-        settings.media_dir,
+        None,
         extractor=body.extractor,
         video_ids=body.include_video_ids,
         load_features=False,

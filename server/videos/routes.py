@@ -10,9 +10,12 @@ from fastapi.responses import FileResponse
 
 from server.auth import AdminUser, CurrentUser, SessionDep
 from server.config import Settings
-from server.errors import NotFound
+from server.errors import NotFound, Unprocessable
+from server.storage import LocalStorage, ObjectNotFound, Storage
+from server.storage.serve import serve_object
 from server.videos import service
 from server.videos.schemas import (
+    RegisterFailure,
     RegisterRequest,
     RegisterResult,
     VideoDetail,
@@ -28,6 +31,24 @@ router = APIRouter(tags=["videos"])
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def _storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+def _serve(request: Request, key: str, media_type: str, missing: str) -> Response:
+    settings = _settings(request)
+    return serve_object(
+        _storage(request),
+        key,
+        request,
+        media_type=media_type,
+        delivery=settings.s3_delivery,
+        expires_s=settings.s3_presign_expires_s,
+        missing=missing,
+    )
 
 
 @router.post(
@@ -47,7 +68,7 @@ async def upload_video(
         assert upload.tmp_path is not None and upload.filename is not None
         probe = await run_in_threadpool(service.probe_or_422, upload.tmp_path, upload.filename)
         stored = await run_in_threadpool(
-            service.store_upload, session, settings.media_dir, upload, probe, user
+            service.store_upload, session, _storage(request), upload, probe, user
         )
     finally:
         upload.discard()
@@ -77,13 +98,31 @@ def list_videos(
 def register_videos(
     body: RegisterRequest, request: Request, user: AdminUser, session: SessionDep
 ) -> RegisterResult:
-    """Add video files that are already inside the media folder (all or nothing)."""
-    created, existing = service.register_files(
-        session, _settings(request).media_dir, body.paths, user
-    )
+    """Add videos that are already in storage: ``paths`` in the local media folder (all or
+    nothing), or every new object under a bucket ``prefix`` (bucket import; objects that are
+    no usable video are listed as failed, the rest imported; re-running adds only new ones).
+    New videos get their proxy, thumbnails and features as uploads do."""
+    storage, settings = _storage(request), _settings(request)
+    if body.paths is not None:
+        if not isinstance(storage, LocalStorage):
+            raise Unprocessable(
+                "'paths' names files in a local media folder, but the storage is "
+                f"{storage!r}: send 'prefix' to import objects from the bucket"
+            )
+        created, existing = service.register_files(session, storage.root, body.paths, user)
+        failed: list[RegisterFailure] = []
+    else:
+        assert body.prefix is not None
+        scratch = settings.media_dir / "tmp"
+        outcome = service.register_prefix(
+            session, storage, body.prefix, user, scratch, max_bytes=settings.max_upload_bytes
+        )
+        created, existing = outcome.created, outcome.existing
+        failed = [RegisterFailure(key=k, reason=r) for k, r in outcome.failed]
     return RegisterResult(
         created=[VideoOut.model_validate(v) for v in created],
         existing=[VideoOut.model_validate(v) for v in existing],
+        failed=failed,
     )
 
 
@@ -96,13 +135,16 @@ def get_video(video_id: int, _: CurrentUser, session: SessionDep) -> VideoDetail
 @router.get(
     "/videos/{video_id}/proxy",
     response_class=FileResponse,
-    responses={206: {"description": "Partial content (HTTP range request)."}},
+    responses={
+        206: {"description": "Partial content (HTTP range request)."},
+        307: {"description": "S3 storage with BACKTAL_S3_DELIVERY=redirect: a presigned URL."},
+    },
 )
-def get_proxy(video_id: int, request: Request, _: CurrentUser, session: SessionDep) -> FileResponse:
+def get_proxy(video_id: int, request: Request, _: CurrentUser, session: SessionDep) -> Response:
     """The browser-playable H.264 proxy (range requests supported)."""
     video = service.get_live_video(session, video_id)
-    path = service.media_file(_settings(request).media_dir, video, "proxy")
-    return FileResponse(path, media_type="video/mp4", content_disposition_type="inline")
+    key = service.media_key(video, "proxy")
+    return _serve(request, key, "video/mp4", f"the proxy of video {video_id} is missing")
 
 
 @router.get("/videos/{video_id}/thumbnails")
@@ -111,8 +153,11 @@ def get_thumbnails(
 ) -> dict[str, Any]:
     """The thumbnail sprite's index: tile size, columns, the time of every tile."""
     video = service.get_live_video(session, video_id)
-    path = service.media_file(_settings(request).media_dir, video, "thumbnails")
-    index: dict[str, Any] = json.loads(path.read_text())
+    key = service.media_key(video, "thumbnails")
+    try:
+        index: dict[str, Any] = json.loads(_storage(request).read_bytes(key))
+    except ObjectNotFound:
+        raise NotFound(f"the thumbnails of video {video_id} are missing") from None
     index["sprite_url"] = f"/api/v1/videos/{video_id}/thumbnails.jpg"
     index["times_s"] = index.get("times", [])
     return index
@@ -121,13 +166,13 @@ def get_thumbnails(
 @router.get("/videos/{video_id}/thumbnails.jpg", response_class=FileResponse)
 def get_thumbnail_sprite(
     video_id: int, request: Request, _: CurrentUser, session: SessionDep
-) -> FileResponse:
+) -> Response:
     video = service.get_live_video(session, video_id)
-    index = service.media_file(_settings(request).media_dir, video, "thumbnails")
-    sprite = index.with_suffix(".jpg")
-    if not sprite.is_file():
-        raise NotFound(f"the thumbnail sprite of video {video_id} is missing")
-    return FileResponse(sprite, media_type="image/jpeg")
+    index = service.media_key(video, "thumbnails")
+    sprite = index.rsplit(".", 1)[0] + ".jpg"
+    return _serve(
+        request, sprite, "image/jpeg", f"the thumbnail sprite of video {video_id} is missing"
+    )
 
 
 @router.get(
@@ -137,12 +182,14 @@ def get_thumbnail_sprite(
 )
 def get_video_file(
     video_id: int, request: Request, _: CurrentUser, session: SessionDep
-) -> FileResponse:
+) -> Response:
     """The original file; supports ``Range`` requests (206) for seeking."""
     video = service.get_live_video(session, video_id)
-    path = service.file_path(_settings(request).media_dir, video)
+    key = service.file_key(video)
     media_type = mimetypes.guess_type(video.original_name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, content_disposition_type="inline")
+    return _serve(
+        request, key, media_type, f"the file of video {video_id} is missing on the server"
+    )
 
 
 @router.delete("/videos/{video_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from server.models import VideoStatus
 from server.schemas import Page, Schema, UtcDatetime
@@ -54,13 +54,38 @@ class VideoPage(Page):
 
 
 class RegisterRequest(Schema):
-    paths: list[str] = Field(
+    paths: list[str] | None = Field(
+        default=None,
         min_length=1,
         max_length=1000,
-        description="Files or folders relative to the media folder (folders: their video files).",
+        description="Local media folder only: files or folders relative to it (folders: "
+        "their video files); all or nothing.",
     )
+    prefix: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="Bucket import: every object under this key prefix of the storage (or "
+        "an s3://bucket/prefix URL inside it) that is not a video yet; objects that are no "
+        "usable video are listed in `failed`, the rest imported. '' = the whole storage.",
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RegisterRequest:
+        if (self.paths is None) == (self.prefix is None):
+            raise ValueError("send either 'paths' (media folder files) or 'prefix' (bucket import)")
+        return self
+
+
+class RegisterFailure(Schema):
+    key: str
+    reason: str
 
 
 class RegisterResult(Schema):
     created: list[VideoOut]
-    existing: list[VideoOut] = Field(description="Files whose content was already registered.")
+    existing: list[VideoOut] = Field(
+        description="Files or objects already registered (same key, or same content)."
+    )
+    failed: list[RegisterFailure] = Field(
+        default_factory=list, description="Objects that were not imported, and why."
+    )

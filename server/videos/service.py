@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from server.models import (
     VideoStatus,
     utcnow,
 )
+from server.storage import ObjectNotFound, Storage, StorageError
+from server.storage.files import local_copy
 from server.videos.upload import ReceivedUpload, safe_stem
 
 VIDEO_EXTENSIONS = {
@@ -123,12 +125,13 @@ def _new_video(
 
 
 def store_upload(
-    session: Session, media_dir: Path, upload: ReceivedUpload, probe: VideoProbe, user: User
+    session: Session, storage: Storage, upload: ReceivedUpload, probe: VideoProbe, user: User
 ) -> Stored:
-    """Keep a received, probed upload: de-duplicate by content, else move it into place.
+    """Keep a received, probed upload: de-duplicate by content, else put it into storage.
 
-    The file is moved before the row is committed; if the transaction rolls back the moved
-    file is removed again, so a failed request leaves neither a row nor a file.
+    The object is published (complete) before the row is committed; if the transaction rolls
+    back the object is removed again, so a failed request leaves neither a row nor a file.
+    Storage down: 503 (nothing stored); local disk full: 507.
     """
     assert upload.tmp_path is not None and upload.filename is not None
     existing = find_by_sha(session, upload.sha256)
@@ -137,27 +140,33 @@ def store_upload(
         return Stored(existing, created=False)
     ext = Path(upload.filename).suffix.lower()
     ext = ext if ext in VIDEO_EXTENSIONS else ".video"
-    rel = Path(ORIGINALS) / upload.sha256[:2] / f"{upload.sha256}{ext}"
-    dest = media_dir / rel
+    key = f"{ORIGINALS}/{upload.sha256[:2]}/{upload.sha256}{ext}"
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(upload.tmp_path, dest)
+        size = storage.put_file(key, upload.tmp_path, move=True)
+    except StorageError:
+        raise
     except OSError as exc:
-        upload.discard()
         raise InsufficientStorage(f"could not store the video: {exc.strerror}") from exc
-    upload.tmp_path = None
-    on_rollback(session, lambda: dest.unlink(missing_ok=True))
+    finally:
+        upload.discard()
+    on_rollback(session, lambda: _forget(storage, key))
     video = _new_video(
         session,
         name_source=upload.filename,
         title=upload.fields.get("title"),
         sha256=upload.sha256,
-        size=dest.stat().st_size,
-        rel_path=rel.as_posix(),
+        size=size,
+        rel_path=key,
         probe=probe,
         user=user,
     )
     return Stored(video, created=True)
+
+
+def _forget(storage: Storage, key: str) -> None:
+    """Remove an object whose row was rolled back (a failure only leaves an orphan)."""
+    with contextlib.suppress(StorageError, OSError):
+        storage.delete(key)
 
 
 def resolve_in_media(media_dir: Path, rel: str) -> Path:
@@ -226,6 +235,118 @@ def register_files(
     return created, existing
 
 
+# Keys the server writes itself; a bucket import never registers objects under them.
+OWN_PREFIXES = (f"{ORIGINALS}/", "proxies/", "thumbnails/", "features/", "models/", "tmp/")
+
+
+@dataclass
+class RegisterOutcome:
+    created: list[Video]
+    existing: list[Video]
+    failed: list[tuple[str, str]]  # (key, reason)
+
+
+def storage_prefix(storage: Storage, prefix: str) -> str:
+    """The key prefix that ``prefix`` names: a key prefix relative to the storage root
+    (``incoming/2026/``), or an ``s3://bucket/...`` URL inside the storage's bucket and
+    prefix. 422 with the reason otherwise."""
+    text = prefix.strip()
+    if text.startswith("s3://"):
+        bucket = getattr(storage, "bucket", None)
+        if bucket is None:
+            raise Unprocessable(f"{text!r} is a bucket URL but the storage is {storage!r}")
+        b, _, rest = text[len("s3://") :].partition("/")
+        root = str(getattr(storage, "prefix", ""))
+        if b != bucket:
+            raise Unprocessable(
+                f"{text!r} is in bucket {b!r}; this server stores in bucket {bucket!r} "
+                "(copy the objects there, or configure BACKTAL_STORAGE_URL)"
+            )
+        if root and not (rest == root or rest.startswith(root + "/")):
+            raise Unprocessable(
+                f"{text!r} is outside this server's storage prefix s3://{bucket}/{root}/"
+            )
+        text = rest[len(root) :].lstrip("/") if root else rest
+    if "\x00" in text or text.startswith("/") or any(p in ("..", ".") for p in text.split("/")):
+        raise BadRequest(f"prefix {prefix!r} must be relative to the storage root")
+    return text
+
+
+def register_prefix(
+    session: Session,
+    storage: Storage,
+    prefix: str,
+    user: User | None,
+    scratch: Path,
+    *,
+    max_bytes: int,
+    only: list[str] | None = None,
+) -> RegisterOutcome:
+    """Register every object under ``prefix`` that is not yet a video (bucket import).
+
+    Objects stay where they are (the video's file is that key). Each new object is copied
+    to ``scratch`` (local backend: read in place), probed and hashed; one that is no usable
+    video, or is larger than ``max_bytes``, is listed in ``failed`` with the reason and the
+    rest are imported. Running it again adds only what is new: a key that a live video
+    already uses, or content already registered, is listed in ``existing``."""
+    key_prefix = storage_prefix(storage, prefix)
+    objects = [o for o in storage.list(key_prefix) if not o.key.startswith(OWN_PREFIXES)]
+    if not objects:
+        raise NotFound(f"no objects under {prefix!r} in {storage!r}")
+    keys = [o.key for o in objects]
+    by_key: dict[str, Video] = {}
+    for chunk in range(0, len(keys), 500):
+        for v in session.scalars(
+            select(Video).where(
+                Video.deleted_at.is_(None), Video.file_path.in_(keys[chunk : chunk + 500])
+            )
+        ):
+            by_key.setdefault(v.file_path, v)
+    out = RegisterOutcome([], [], [])
+    seen: set[str] = set()
+    for obj in objects:
+        if obj.key in by_key:
+            out.existing.append(by_key[obj.key])
+            continue
+        if obj.size == 0:
+            out.failed.append((obj.key, "the object is empty (0 bytes)"))
+            continue
+        if obj.size > max_bytes:
+            out.failed.append(
+                (obj.key, f"{obj.size} bytes is more than the upload limit of {max_bytes}")
+            )
+            continue
+        try:
+            with local_copy(storage, obj.key, scratch) as path:
+                probe = probe_video(path)
+                sha = _sha256_of(path)
+        except MediaError as exc:
+            out.failed.append((obj.key, f"not a usable video: {exc.message}"))
+            continue
+        except ObjectNotFound:
+            out.failed.append((obj.key, "the object disappeared while it was being read"))
+            continue
+        found = find_by_sha(session, sha)
+        if found is not None or sha in seen:
+            if found is not None:
+                out.existing.append(found)
+            continue
+        seen.add(sha)
+        out.created.append(
+            _new_video(
+                session,
+                name_source=Path(obj.key).name,
+                title=None,
+                sha256=sha,
+                size=obj.size,
+                rel_path=obj.key,
+                probe=probe,
+                user=user,
+            )
+        )
+    return out
+
+
 def create_video_record(
     session: Session,
     *,
@@ -266,13 +387,11 @@ def delete_video(session: Session, video_id: int) -> None:
     session.flush()
 
 
-def file_path(media_dir: Path, video: Video) -> Path:
+def file_key(video: Video) -> str:
+    """The storage key of the video's original (404 if it has none)."""
     if not video.file_path:
         raise NotFound(f"video {video.id} has no file on the server")
-    path = media_dir / video.file_path
-    if not path.is_file():
-        raise NotFound(f"the file of video {video.id} is missing on the server")
-    return path
+    return video.file_path
 
 
 def features_of(session: Session, video_ids: list[int]) -> dict[int, Feature]:
@@ -290,15 +409,12 @@ def features_of(session: Session, video_ids: list[int]) -> dict[int, Feature]:
     return out
 
 
-def media_file(media_dir: Path, video: Video, which: str) -> Path:
-    """A derived file of a video: ``proxy`` or ``thumbnails`` (the sprite index)."""
-    rel = video.proxy_path if which == "proxy" else video.thumbnails_path
-    if not rel:
+def media_key(video: Video, which: str) -> str:
+    """The storage key of a derived file: ``proxy`` or ``thumbnails`` (the sprite index)."""
+    key = video.proxy_path if which == "proxy" else video.thumbnails_path
+    if not key:
         raise NotFound(f"video {video.id} has no {which} yet (status: {video.status.value})")
-    path = media_dir / rel
-    if not path.is_file():
-        raise NotFound(f"the {which} of video {video.id} is missing on the server")
-    return path
+    return key
 
 
 def _unannotated(user_id: int) -> Any:

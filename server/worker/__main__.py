@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("backtal.worker").warning("parent %s is gone already", args.parent_pid)
         return 0
     settings = Settings()
-    settings.check_storage()  # refuses a BACKTAL_STORAGE_URL the worker would not honour
+    settings.check_storage()  # refuses a BACKTAL_STORAGE_URL that names no backend
     worker = Worker(settings, worker_id=args.id, kinds=kinds, parent_pid=args.parent_pid)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from server.config import Settings
 from server.db import session_scope
 from server.jobs import service as jobs
+from server.storage import Storage, open_storage
+from server.storage.scratch import WorkerScratch
 
 
 class JobCancelled(Exception):
@@ -34,6 +39,9 @@ class JobContext:
     settings: Settings
     factory: sessionmaker[Session]
     min_write_interval_s: float = 0.5
+    # where files go (the worker's backend) and its private scratch folder
+    storage: Storage | None = None
+    scratch: WorkerScratch | None = None
     # set when the worker is stopping (SIGTERM/SIGINT, parent gone): the job is handed back
     shutdown: threading.Event = field(default_factory=threading.Event)
     _cancel: threading.Event = field(default_factory=threading.Event)
@@ -91,6 +99,22 @@ class JobContext:
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
+
+    def store(self) -> Storage:
+        """The storage backend (the worker's; else opened from the settings)."""
+        if self.storage is None:
+            self.storage = open_storage(self.settings)
+        return self.storage
+
+    @contextlib.contextmanager
+    def work_dir(self) -> Iterator[Path]:
+        """A fresh local folder for this job's files, removed when the block ends."""
+        if self.scratch is not None:
+            with self.scratch.job_dir(f"job{self.job_id}") as path:
+                yield path
+        else:  # a handler run outside a worker (tests)
+            with tempfile.TemporaryDirectory(prefix=f"backtal-job{self.job_id}-") as tmp:
+                yield Path(tmp)
 
     def session(self) -> Any:
         """A short transaction of its own (commit on success)."""

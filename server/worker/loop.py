@@ -17,6 +17,8 @@ from server.config import Settings
 from server.db import make_engine, make_sessionmaker, session_scope
 from server.jobs import service as jobs
 from server.models import Job, JobKind, JobStatus, Video, VideoStatus
+from server.storage import open_storage
+from server.storage.scratch import WorkerScratch
 from server.worker.context import Handler, JobCancelled, JobContext, PermanentJobError
 
 log = logging.getLogger("backtal.worker")
@@ -62,6 +64,16 @@ class Worker:
         self.handlers = handlers or default_handlers()
         self.kinds = kinds or list(self.handlers)
         self.stop_event = threading.Event()
+        self.storage = open_storage(settings)
+        # a private scratch folder, emptied now: what a killed predecessor left goes
+        self.scratch = WorkerScratch(settings.scratch_root)
+        if self.scratch.cleaned:
+            log.info(
+                "worker %s: removed %d leftover entries from %s",
+                self.worker_id,
+                self.scratch.cleaned,
+                self.scratch.path,
+            )
         # started by ``serve --with-worker``: stop (handing the job back) when it is gone
         self.parent_pid = parent_pid
         self._swept = False
@@ -89,6 +101,8 @@ class Worker:
                 settings=self.settings,
                 factory=self.factory,
                 shutdown=self.stop_event,
+                storage=self.storage,
+                scratch=self.scratch,
             )
             attempt = job.attempts
         if self.settings.job_trace_file is not None:
@@ -161,6 +175,7 @@ class Worker:
         return done
 
     def close(self) -> None:
+        self.scratch.close()
         self.engine.dispose()
 
     # ------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import itertools
 import math
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,6 +17,8 @@ from server.housekeeping.checkpoints import checkpoints_to_drop
 from server.housekeeping.checkpoints import remove_files as remove_checkpoint_files
 from server.jobs import service as jobs
 from server.models import ActivationCurve, JobKind, ModelVersion, Prediction
+from server.storage import ObjectNotFound
+from server.storage.files import local_copy
 from server.suggestions.compute import (
     background_click_times,
     model_labels,
@@ -49,7 +50,7 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
     with ctx.session() as s:
         data = build_dataset(
             s,
-            ctx.settings.media_dir,
+            ctx.store(),
             extractor=p.get("extractor"),
             video_ids=p.get("include_video_ids"),
         )
@@ -131,17 +132,12 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
             f"mAP@0.5 {metrics['holdout_map']['mAP'].get('0.5', float('nan')):.3f}, "
             f"avg 0.1:0.7 {metrics['holdout_map']['avg_0.1_0.7']:.3f}"
         )
-    models = ctx.settings.media_dir / MODELS
-    models.mkdir(parents=True, exist_ok=True)
-    rel = Path(MODELS) / f"job{ctx.job_id}-{uuid.uuid4().hex[:8]}.pt"
-    save_checkpoint(
-        ctx.settings.media_dir / rel,
-        result.model,
-        model_config,
-        train_config,
-        data.class_names,
-        metrics,
-    )
+    storage = ctx.store()
+    checkpoint_key = f"{MODELS}/job{ctx.job_id}-{uuid.uuid4().hex[:8]}.pt"
+    with ctx.work_dir() as work:
+        local = work / "checkpoint.pt"
+        save_checkpoint(local, result.model, model_config, train_config, data.class_names, metrics)
+        storage.put_file(checkpoint_key, local, move=True)
     ctx.progress(0.95, "checkpoint written", force=True)
     summary = dict(data.summary)
     summary["holdout_videos"] = len(result.holdout)
@@ -157,7 +153,7 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
                 "extractor": data.extractor,
             },
             class_names=data.class_names,
-            checkpoint_path=rel.as_posix(),
+            checkpoint_path=checkpoint_key,
             metrics=metrics,
             data_summary=summary,
             is_active=False,
@@ -177,9 +173,9 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
         )
         s.flush()
         # checkpoint retention: the active version's, the newest N, those a job still needs
-        media, keep = ctx.settings.media_dir, ctx.settings.checkpoint_keep_last
-        dropped = checkpoints_to_drop(s, media, keep)
-        on_commit(s, lambda: remove_checkpoint_files(media, dropped))
+        keep = ctx.settings.checkpoint_keep_last
+        dropped = checkpoints_to_drop(s, storage, keep)
+        on_commit(s, lambda: remove_checkpoint_files(storage, dropped))
         return (
             f"model version {version.id} (best epoch {result.best_epoch}); predictions queued"
             + (f"; {len(dropped)} old checkpoint file(s) removed" if dropped else "")
@@ -213,15 +209,19 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
             raise PermanentJobError(f"model version {version_id} does not exist")
         extractor = version.config.get("extractor")
         class_names = list(version.class_names)
-        checkpoint = ctx.settings.media_dir / version.checkpoint_path
-        data = build_dataset(s, ctx.settings.media_dir, extractor=extractor, labelled_only=False)
+        checkpoint_key = version.checkpoint_path
+        data = build_dataset(s, ctx.store(), extractor=extractor, labelled_only=False)
         click_times = background_click_times(s, list(data.video_ids.values()))
-    if not checkpoint.is_file():
+    try:
+        if not checkpoint_key:
+            raise ObjectNotFound("no checkpoint key")
+        with ctx.work_dir() as work, local_copy(ctx.store(), checkpoint_key, work) as checkpoint:
+            model, model_config, names, meta = load_checkpoint(checkpoint)
+    except ObjectNotFound as exc:
         raise PermanentJobError(
             f"the checkpoint of model version {version_id} is gone (checkpoint retention keeps "
             "the active version's and the newest BACKTAL_CHECKPOINT_KEEP_LAST ones)"
-        )
-    model, model_config, names, meta = load_checkpoint(checkpoint)
+        ) from exc
     if names != class_names:
         raise PermanentJobError("the checkpoint's class list differs from the version's")
     by_name = dict(zip(data.class_names, data.class_ids, strict=True))

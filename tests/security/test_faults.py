@@ -222,7 +222,9 @@ def test_full_or_unwritable_disk_on_upload(
     elif fault == "mkdir-erofs":
         monkeypatch.setattr(Path, "mkdir", lambda *a, **k: _erofs())
     else:
-        monkeypatch.setattr(service.os, "replace", lambda *a: _erofs())
+        from server.storage import local as local_storage
+
+        monkeypatch.setattr(local_storage.os, "replace", lambda *a: _erofs())
     r = upload(client, alice, clip_bytes)
     monkeypatch.undo()
     assert r.status_code == 507, r.text

@@ -59,7 +59,7 @@ def world(client, app, admin, alice, bob):
                 s, name=name, fps=FPS, frame_count=int(duration * FPS), duration_s=duration
             )
             feats = features_for(duration, T, segments, sorted(classes), rng)
-            attach_features(s, app.state.settings.media_dir, video, feats, EXTRACTOR)
+            attach_features(s, app.state.storage, video, feats, EXTRACTOR)
             ids[name], stored[name] = video.id, feats
     gt = {
         "database": {

@@ -217,8 +217,9 @@ def test_s3_credentials_from_the_standard_aws_variables(s3_settings, monkeypatch
     assert os.environ["AWS_ACCESS_KEY_ID"] == ACCESS_KEY
 
 
-def test_api_and_worker_refuse_a_storage_url_they_do_not_honour(tmp_path: Path) -> None:
-    """Files still go to the media folder; a bucket URL must not be silently ignored."""
+def test_api_and_worker_refuse_a_storage_url_that_names_no_backend(tmp_path: Path) -> None:
+    """A typo in BACKTAL_STORAGE_URL must stop the API and the worker, not fall back to the
+    local folder (files would land on a container's disk)."""
     import subprocess
     import sys
 
@@ -229,14 +230,15 @@ def test_api_and_worker_refuse_a_storage_url_they_do_not_honour(tmp_path: Path) 
     base = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", media_dir=media)
     base.check_storage()  # default: fine
     base.model_copy(update={"storage_url": f"file://{base.media_dir}"}).check_storage()
-    s3 = base.model_copy(update={"storage_url": "s3://bucket/prefix"})
-    with pytest.raises(ValueError, match="do not store files through server/storage yet"):
-        create_app(s3)
+    base.model_copy(update={"storage_url": "s3://bucket/prefix"}).check_storage()
+    bad = base.model_copy(update={"storage_url": "gs://bucket/prefix"})
+    with pytest.raises(ValueError, match="must be empty, file:///abs/folder or s3://"):
+        create_app(bad)
     env = {
         **os.environ,
         "BACKTAL_DATABASE_URL": base.database_url,
         "BACKTAL_MEDIA_DIR": str(media),
-        "BACKTAL_STORAGE_URL": "s3://bucket/prefix",
+        "BACKTAL_STORAGE_URL": "minio://bucket/prefix",
     }
     done = subprocess.run(
         [sys.executable, "-m", "server.worker", "--once"],
