@@ -210,7 +210,6 @@ def test_full_or_unwritable_disk_on_upload(
 ) -> None:  # type: ignore[no-untyped-def]
     """The tests run as root, so chmod cannot make a folder unwritable: the file-system calls
     of the upload path are made to fail in-process the way a full or read-only disk does."""
-    from server.videos import service
     from server.videos import upload as upload_mod
 
     if fault == "write-enospc":

@@ -221,4 +221,6 @@ def test_checkpoint_retention_keeps_active_newest_and_needed(app, settings) -> N
         dropped = checkpoints_to_drop(s, app.state.storage, keep_last=2)
         assert [d.version_id for d in dropped] == [ids[3]]  # not 0 (gone), 1 (active),
         # 2 (a job needs it), 4 and 5 (newest two)
-        assert [d.version_id for d in checkpoints_to_drop(s, app.state.storage, keep_last=0)] == ids[3:]
+        assert [
+            d.version_id for d in checkpoints_to_drop(s, app.state.storage, keep_last=0)
+        ] == ids[3:]
