@@ -211,6 +211,16 @@ def live_server(app):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3 API server on loopback for the whole session (moto's standalone server in
+    its own process; tests/s3server.py)."""
+    from tests.s3server import moto_server
+
+    with moto_server(tmp_path_factory.mktemp("moto") / "moto.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def browser():  # type: ignore[no-untyped-def]
     """One headless Chromium for the whole session (Playwright's sync API allows one)."""
     if not CHROMIUM.exists():

@@ -46,11 +46,11 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
             raise RangeNotSatisfiable(header)
         return max(0, size - n), size - 1
     first = int(first_s)
+    if first >= size:
+        raise RangeNotSatisfiable(header)
     last = int(last_s) if last_s else size - 1
     if last < first:
         return None  # invalid: ignore the header
-    if first >= size:
-        raise RangeNotSatisfiable(header)
     return first, min(last, size - 1)
 
 

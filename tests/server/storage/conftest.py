@@ -1,65 +1,14 @@
-"""A real S3 API server on loopback for the storage tests: moto's standalone server
-(``python -m moto.server``, a dev dependency) in a subprocess on a free port — the tests
-talk HTTP to it through boto3 exactly as they would to MinIO or AWS."""
+"""S3 settings and storage on the session's real S3 API server (``s3_endpoint`` in
+tests/conftest.py: moto's standalone server in a subprocess; the tests talk HTTP to it
+through boto3 exactly as they would to MinIO or AWS)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-import uuid
-from collections.abc import Iterator
-
 import pytest
 
-ACCESS_KEY = "testing-access-key"
-SECRET_KEY = "testing-secret-key"
-REGION = "us-east-1"
+from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"moto server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/moto-api/", timeout=1):
-                break
-        except OSError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"moto server did not answer on {url}: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)  # its own session: only the server and its children
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+__all__ = ["ACCESS_KEY", "REGION", "SECRET_KEY"]
 
 
 @pytest.fixture
@@ -67,18 +16,30 @@ def s3_settings(s3_endpoint: str, tmp_path):  # type: ignore[no-untyped-def]
     """Settings naming a fresh bucket (and a prefix) on the moto server."""
     from server.config import Settings
 
-    bucket = f"backtal-{uuid.uuid4().hex[:12]}"
     return Settings(
         database_url=f"sqlite:///{tmp_path / 'unused.db'}",
         media_dir=tmp_path / "media",
-        storage_url=f"s3://{bucket}/studio/media",
-        s3_endpoint_url=s3_endpoint,
-        s3_region=REGION,
-        s3_access_key_id=ACCESS_KEY,
-        s3_secret_access_key=SECRET_KEY,
-        s3_addressing_style="path",
-        s3_part_size_mib=5,
+        **s3_fields(s3_endpoint),
     )
+
+
+def s3_fields(endpoint: str) -> dict[str, object]:
+    """Settings fields naming a fresh bucket on ``endpoint`` (typed values: ``model_copy``
+    does not validate)."""
+    import uuid
+
+    from pydantic import SecretStr
+
+    bucket = f"backtal-{uuid.uuid4().hex[:12]}"
+    return {
+        "storage_url": f"s3://{bucket}/studio/media",
+        "s3_endpoint_url": endpoint,
+        "s3_region": REGION,
+        "s3_access_key_id": ACCESS_KEY,
+        "s3_secret_access_key": SecretStr(SECRET_KEY),
+        "s3_addressing_style": "path",
+        "s3_part_size_mib": 5,
+    }
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.storage import LocalStorage, ObjectNotFound, Storage, check_key, open_storage
-from tests.server.storage.conftest import ACCESS_KEY, REGION, SECRET_KEY
+from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY
 
 MiB = 1024 * 1024
 
