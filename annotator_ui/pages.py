@@ -46,6 +46,19 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
+
+def page_csp(media_origin: str | None) -> str:
+    """The pages' Content-Security-Policy; with S3 ``redirect`` delivery the bucket's origin
+    may also serve media, sprites and (fetch) thumbnails."""
+    if not media_origin:
+        return CSP
+    return (
+        CSP.replace("img-src 'self'", f"img-src 'self' {media_origin}")
+        .replace("media-src 'self'", f"media-src 'self' {media_origin}")
+        .replace("connect-src 'self'", f"connect-src 'self' {media_origin}")
+    )
+
+
 router = APIRouter(include_in_schema=False)
 
 mimetypes.add_type("text/javascript", ".js")
@@ -72,7 +85,7 @@ def _page(
 ) -> HTMLResponse:
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = CSP
+    response.headers["Content-Security-Policy"] = page_csp(request.app.state.media_origin)
     return response
 
 

@@ -24,6 +24,7 @@ from server.jobs.routes import router as jobs_router
 from server.labels.routes import router as labels_router
 from server.quality.routes import router as quality_router
 from server.storage import open_storage
+from server.storage.serve import redirect_origin
 from server.suggestions.routes import router as suggestions_router
 from server.training.routes import router as training_router
 from server.users.routes import router as users_router
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_cache = TokenCache(settings.token_cache_s)
     app.state.video_facts = VideoFactsCache()
     app.state.storage = open_storage(settings)
+    app.state.media_origin = redirect_origin(app.state.storage, settings.s3_delivery)
 
     install_error_handlers(app)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts)

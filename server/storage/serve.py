@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from fastapi import Request
 from fastapi.responses import FileResponse, RedirectResponse, Response, StreamingResponse
@@ -52,6 +53,19 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if last < first:
         return None  # invalid: ignore the header
     return first, min(last, size - 1)
+
+
+def redirect_origin(storage: Storage, delivery: str) -> str | None:
+    """The origin (``scheme://host[:port]``) browsers fetch media from when ``delivery`` is
+    ``redirect`` on an object store — pages must allow it (Content-Security-Policy) — else
+    None (everything is same-origin)."""
+    if delivery != "redirect" or storage.local_path("probe") is not None:
+        return None
+    url = storage.presigned_url("probe", 60)
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def serve_object(
