@@ -18,14 +18,16 @@ of the benchmark). A variant is ``+``-joined changes:
 - ``wd=X``          weight decay = X
 - ``init=S``        the base module's and classifier's initial weights scaled by S
 - ``dropout=P``     dropout P
-- ``ramp=N``        the click cross-entropy's weight ramped in linearly: (e - 1) / N at epoch e
+- ``ramp=N``        TrainConfig.click_rampup_epochs=N (click CE weight x min(1, (e - 1) / N))
 - ``rampall=N``     the same ramp on all three click terms (click CE, separation, embedding)
 - ``l1warm=N``      the L1 term on the foreground weights off for the first N epochs
 - ``dropwarm=N``    dropout off for the first N epochs
 - ``lrwarm=N``      Adam lr ramped in linearly per step over the first N epochs
 - ``clsinit=S``     the classifier's initial weights scaled by S
-- ``winit``         TrainConfig.init_scaling="width" (initial weights of the layers fed by a
-                    learned layer x sqrt(published / own fan-in))
+- ``winit``         TrainConfig.init_scaling="width" (the classifier's initial weights x
+                    sqrt(published / own width))
+- ``winit4``        the first form of that option, measured and dropped: conv2 and classifier
+                    x sqrt(2048 / width), filter_conv2 and embed_conv2 x sqrt(512 / their width)
 
 Only held-out *training* videos are evaluated (the test split is not loaded).
 """
@@ -72,10 +74,85 @@ def parse_variant(text: str) -> dict[str, str]:
             "lrwarm",
             "clsinit",
             "winit",
+            "winit4",
         }:
             raise SystemExit(f"unknown variant part {part!r} (see the module docstring)")
         out[name] = value
     return out
+
+
+def logit_step(sim: Path, widths: list[int], mode: str, seed: int) -> None:
+    """How far one Adam step moves the base branch's logits, by the weights that take it.
+
+    Per base-module width (filter/embedding 128, lr_scaling="width", input_norm on, one batch
+    of 16 training videos): RMS change of the eval-mode base CAS logits after one step on the
+    training loss that updates only the classifier, conv2, conv1, or the base module (conv1
+    and conv2), with init_scaling "none", "width" (the classifier), and "winit4" (the
+    option's first form, which also scaled conv2, filter_conv2 and embed_conv2). Adam's
+    first step is lr x sign(gradient) per weight, so this is the logits' sensitivity to an
+    lr-sized step, not to the gradient size.
+    """
+    from model.data import collate
+    from model.train import lr_multipliers, scale_initial_weights
+
+    items = load_npz_split(sim, "val")[:16]
+    num_classes = len(load_class_names(sim, "val", items[0].labels.shape[0]))
+    stacked = torch.from_numpy(__import__("numpy").concatenate([it.features for it in items]))
+    batch = collate(items, mode)
+    groups = {
+        "classifier": ("classifier.weight",),
+        "conv2": ("conv2.weight",),
+        "conv1": ("conv1.weight",),
+        "base": ("conv1.weight", "conv2.weight"),
+    }
+    print("width init | initial logit RMS | step of: " + " | ".join(groups))
+    for width in widths:
+        mc = ModelConfig(
+            feature_dim=items[0].features.shape[1],
+            num_classes=num_classes,
+            hidden=width,
+            embed_hidden=128,
+            filter_hidden=128,
+            input_norm="standardize",
+        )
+        for init in ("none", "width", "winit4"):
+            tc = TrainConfig(
+                supervision=mode,
+                lr=1e-4,
+                lr_scaling="width",
+                init_scaling="none" if init == "none" else "width",  # winit4: x classifier
+            )
+            cells = []
+            for group in groups.values():
+                torch.manual_seed(seed)
+                model = BackTAL(mc)
+                scale_initial_weights(model, tc)  # "width": the classifier
+                if init == "winit4":  # the first form: also conv2, filter_conv2, embed_conv2
+                    with torch.no_grad():
+                        model.conv2.weight.mul_((2048 / width) ** 0.5)
+                        model.filter_conv2.weight.mul_(2.0)
+                        model.embed_conv2.weight.mul_(2.0)
+                model.set_input_stats(stacked.mean(0).float(), stacked.std(0).float())
+                model.eval()
+                with torch.no_grad():
+                    before = model(batch.features, batch.mask).cas_base  # (B, C+1, T)
+                mult = lr_multipliers(mc)
+                named = dict(model.named_parameters())
+                opt = torch.optim.Adam(
+                    [{"params": [named[n]], "lr": tc.lr * mult[n]} for n in group],
+                    weight_decay=tc.weight_decay,
+                )
+                model.train()
+                torch.manual_seed(seed)
+                out = model(batch.features, batch.mask)
+                backtal_losses(out, batch, tc.loss_weights, mode)["total"].backward()
+                opt.step()
+                model.eval()
+                with torch.no_grad():
+                    after = model(batch.features, batch.mask).cas_base
+                cells.append(float((after - before).pow(2).mean().sqrt()))
+            rms = float(before.pow(2).mean().sqrt())
+            print(f"{width} {init} | {rms:.3f} | " + " | ".join(f"{c:.4f}" for c in cells))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,9 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--variant", default="published")
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--logit-step",
+        type=int,
+        nargs="+",
+        metavar="WIDTH",
+        help="instead of training: one-step logit movement per base-module width (logit_step)",
+    )
     args = p.parse_args(argv)
-    v = parse_variant(args.variant)
     torch.set_num_threads(1)
+    if args.logit_step:
+        logit_step(args.sim, args.logit_step, args.mode, args.seed)
+        return 0
+    v = parse_variant(args.variant)
     items = load_npz_split(args.sim, "val")
     num_classes = len(load_class_names(args.sim, "val", items[0].labels.shape[0]))
     mc = ModelConfig(
@@ -115,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         device="cpu",
         lr_scaling="width" if "width" in v else "none",
         init_scaling="width" if "winit" in v else "none",
+        click_rampup_epochs=int(v.get("ramp") or 0),
         loss_weights=LossWeights(fg_norm=0.0) if "nol1" in v else LossWeights(),
         **extra,
     )
@@ -127,16 +215,13 @@ def main(argv: list[str] | None = None) -> int:
             weights = replace(weights, video_supp=0.0)
         if "l1warm" in v and epoch <= int(v["l1warm"]):
             weights = replace(weights, fg_norm=0.0)
-        for name, terms in (
-            ("ramp", ("click",)),
-            ("rampall", ("click", "separation", "embedding")),
-        ):
-            if name in v:
-                factor = min(1.0, (epoch - 1) / int(v[name]))
-                weights = replace(weights, **{t: getattr(weights, t) * factor for t in terms})
+        if "rampall" in v:
+            factor = min(1.0, (epoch - 1) / int(v["rampall"]))
+            terms = ("click", "separation", "embedding")
+            weights = replace(weights, **{t: getattr(weights, t) * factor for t in terms})
         return weights
 
-    if {"warm", "l1warm", "ramp", "rampall"} & set(v):
+    if {"warm", "l1warm", "rampall"} & set(v):
 
         def losses(outputs: Any, batch: Any, weights: LossWeights, supervision: str) -> Any:
             return backtal_losses(outputs, batch, scheduled(weights), supervision)
@@ -161,14 +246,22 @@ def main(argv: list[str] | None = None) -> int:
             return base_step(model, batch, optimizer, config)
 
         train_module.train_step = step_fn
-    if "clsinit" in v:
-        cls_scale = float(v["clsinit"])
+    if "clsinit" in v or "winit4" in v:
+        cls_scale = float(v.get("clsinit") or 1.0)
 
         class ScaledClassifier(BackTAL):
             def __init__(self, config: ModelConfig) -> None:
                 super().__init__(config)
                 with torch.no_grad():
                     self.classifier.weight.mul_(cls_scale)
+                    if "winit4" in v:
+                        for name, fan, published in (
+                            ("conv2", config.hidden, 2048),
+                            ("classifier", config.hidden, 2048),
+                            ("filter_conv2", config.filter_hidden, 512),
+                            ("embed_conv2", config.embed_hidden, 512),
+                        ):
+                            getattr(self, name).weight.mul_((published / fan) ** 0.5)
 
         train_module.BackTAL = ScaledClassifier  # type: ignore[misc]
     if "init" in v:

@@ -107,7 +107,8 @@ class Settings:
     sim_overrides: tuple[tuple[str, float], ...] = ()  # SimParams fields set by --sim-param
     input_norm: str = "none"  # ModelConfig.input_norm (in-network standardization)
     lr_scaling: str = "none"  # TrainConfig.lr_scaling (per-layer lr by published width)
-    init_scaling: str = "none"  # TrainConfig.init_scaling (initial weights by published width)
+    init_scaling: str = "none"  # TrainConfig.init_scaling (classifier init by published width)
+    click_rampup_epochs: int = 0  # TrainConfig.click_rampup_epochs (click CE ramped in)
 
     def sim_params(self) -> Any:
         from model import sim
@@ -129,6 +130,8 @@ class Settings:
         for name in ("input_norm", "lr_scaling", "init_scaling"):
             if out[name] == "none":
                 del out[name]
+        if not self.click_rampup_epochs:
+            del out["click_rampup_epochs"]
         # the resolved sim parameters: a changed SimParams default invalidates old results
         out["sim_params"] = asdict(self.sim_params())
         return out
@@ -346,6 +349,7 @@ def configs(
     config = TrainConfig(
         lr_scaling=settings.lr_scaling,
         init_scaling=settings.init_scaling,
+        click_rampup_epochs=settings.click_rampup_epochs,
         supervision="bg-click" if mode == UPPER else mode,
         epochs=settings.epochs,
         batch_size=settings.batch_size,
@@ -1027,8 +1031,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--init-scaling",
         choices=INIT_SCALINGS,
         default="none",
-        help="'width': initial weights of the layers fed by a learned layer x sqrt(published "
-        "fan-in / fan-in), 1 at published widths (the dead-start study)",
+        help="'width': the classifier's initial weights x sqrt(published width / width), 1 at "
+        "published widths (the dead-start study)",
+    )
+    p.add_argument(
+        "--click-rampup-epochs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="click cross-entropy weight x min(1, (epoch - 1) / N); 0 (default): published",
     )
     p.add_argument("--epochs", type=int, default=None, help="default 40 (published), --quick 10")
     p.add_argument("--batch-size", type=int, default=8, help="published: 16")
@@ -1124,6 +1135,7 @@ def settings_from_args(args: argparse.Namespace, seeds: Sequence[int] | None = N
         input_norm=args.input_norm,
         lr_scaling=args.lr_scaling,
         init_scaling=args.init_scaling,
+        click_rampup_epochs=args.click_rampup_epochs,
     )
 
 

@@ -141,12 +141,16 @@ class TrainConfig(_PlainDict):
     # narrower network's logits move per step as the published one's do (Adam's step per
     # weight is ~lr whatever the width; a layer's output change sums fan-in such steps).
     lr_scaling: str = "none"
-    # "none": PyTorch's default initialisation (published). "width": every weight matrix fed by
-    # a learned layer (conv2, classifier, filter_conv2, embed_conv2) starts at its default
-    # weights x sqrt(published fan-in / its fan-in) — 1 at the published shapes — so that a
-    # change of its input moves its output as much as in the published network (an update of
-    # the layer below is aligned with these weights and sums over fan-in inputs).
+    # "none": PyTorch's default initialisation (published). "width": the classifier starts at
+    # its default weights x sqrt(published width / width) — 1 at the published shapes — so
+    # that, with lr_scaling="width", one Adam step of the base module moves the logits as far
+    # as in the published network (its output change reaches the logits through the
+    # classifier, summed coherently over the width; see docs/benchmarks.md, "dead start").
     init_scaling: str = "none"
+    # 0: every loss term at full weight from the first step (published). N > 0: the click
+    # cross-entropy's weight is multiplied by min(1, (epoch - 1) / N) (epoch 1-based): off in
+    # the first epoch, full from epoch N + 1; the other terms are not scheduled.
+    click_rampup_epochs: int = 0
     loss_weights: LossWeights = field(default_factory=LossWeights)
     post: PostConfig = field(default_factory=PostConfig)
 
@@ -161,6 +165,8 @@ class TrainConfig(_PlainDict):
             raise ValueError(
                 f"init_scaling must be one of {INIT_SCALINGS}, got {self.init_scaling!r}"
             )
+        if self.click_rampup_epochs < 0:
+            raise ValueError("click_rampup_epochs must be >= 0")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0.0 <= self.holdout_fraction < 1.0:

@@ -16,7 +16,7 @@ import math
 import os
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +105,28 @@ def lr_multipliers(model_config: ModelConfig) -> dict[str, float]:
 
 
 def init_multipliers(model_config: ModelConfig) -> dict[str, float]:
-    """Per weight matrix fed by a learned layer, sqrt(published fan-in / its fan-in)
-    (``init_scaling="width"``); the layers fed by the input features keep their default
-    initialisation. All 1 at the published shapes."""
-    h = model_config.hidden
-    return {
-        "filter_conv2.weight": math.sqrt(PUBLISHED_AUX_HIDDEN / model_config.filter_hidden),
-        "embed_conv2.weight": math.sqrt(PUBLISHED_AUX_HIDDEN / model_config.embed_hidden),
-        "conv2.weight": math.sqrt(PUBLISHED_HIDDEN / h),
-        "classifier.weight": math.sqrt(PUBLISHED_HIDDEN / h),
-    }
+    """The classifier's initial-weight multiplier sqrt(published width / width)
+    (``init_scaling="width"``); every other weight keeps its default initialisation.
+    1 at the published shapes."""
+    return {"classifier.weight": math.sqrt(PUBLISHED_HIDDEN / model_config.hidden)}
+
+
+def click_weight_factor(epoch: int, rampup_epochs: int) -> float:
+    """Multiplier of the click cross-entropy's weight in ``epoch`` (1-based) under
+    ``TrainConfig.click_rampup_epochs``: min(1, (epoch - 1) / N); 1 when N = 0."""
+    if rampup_epochs <= 0:
+        return 1.0
+    return min(1.0, (epoch - 1) / rampup_epochs)
+
+
+def epoch_config(config: TrainConfig, epoch: int) -> TrainConfig:
+    """The training configuration of one epoch: ``config`` itself unless a click ramp-up
+    scales the click weight (the held-out loss always uses the full weights)."""
+    factor = click_weight_factor(epoch, config.click_rampup_epochs)
+    if factor == 1.0:
+        return config
+    weights = replace(config.loss_weights, click=config.loss_weights.click * factor)
+    return replace(config, loss_weights=weights)
 
 
 @torch.no_grad()
@@ -369,6 +381,7 @@ def fit(
         order = torch.randperm(len(train_set), generator=shuffler).tolist()
         sums: dict[str, float] = {}
         chunks = _batches([train_set[i] for i in order], config.batch_size)
+        step_config = epoch_config(config, epoch)
         for chunk in chunks:
             stop = should_stop is not None and should_stop()
             if ctx is not None:
@@ -377,10 +390,10 @@ def fit(
                 raise TrainingCancelled(f"cancelled at epoch {epoch}, step {step}")
             if net is None or ctx is None:
                 losses = train_step(
-                    model, collate(chunk, config.supervision).to(device), optimizer, config
+                    model, collate(chunk, config.supervision).to(device), optimizer, step_config
                 )
             else:
-                losses = sharded_train_step(net, chunk, optimizer, config, ctx, device)
+                losses = sharded_train_step(net, chunk, optimizer, step_config, ctx, device)
             step += 1
             for name, value in losses.items():
                 sums[name] = sums.get(name, 0.0) + value

@@ -214,7 +214,7 @@ def test_sim_param_overrides_reach_the_sim_and_the_results_identity(tmp_path: Pa
     assert logs[-1].startswith("  ") and logs[-2].startswith("generating")
 
 
-def test_init_scaling_reaches_the_trainer_and_only_a_changed_key() -> None:
+def test_dead_start_options_reach_the_trainer_and_only_a_changed_key() -> None:
     gt = clicks = Path(__file__)  # only hashed
     default = _settings(gt, clicks, ("bg-click",))
     assert "init_scaling" not in default.key()  # results stored before the option stay valid
@@ -228,3 +228,11 @@ def test_init_scaling_reaches_the_trainer_and_only_a_changed_key() -> None:
     args = bench.build_parser().parse_args(["--init-scaling", "width"])
     assert args.init_scaling == "width"
     assert bench.build_parser().parse_args([]).init_scaling == "none"
+    assert "click_rampup_epochs" not in default.key()
+    ramped = replace(default, click_rampup_epochs=2)
+    assert ramped.key()["click_rampup_epochs"] == 2
+    _, config = bench.configs("bg-click", 0, ramped, items, 3, "cpu")  # type: ignore[arg-type]
+    assert config.click_rampup_epochs == 2
+    args = bench.build_parser().parse_args(["--click-rampup-epochs", "2"])
+    assert args.click_rampup_epochs == 2
+    assert bench.build_parser().parse_args([]).click_rampup_epochs == 0

@@ -277,22 +277,16 @@ def test_lr_scaling_width_multiplies_each_weight_by_published_over_own_fan_in() 
         TrainConfig(lr_scaling="fast")
 
 
-def test_init_scaling_width_scales_the_layers_fed_by_a_learned_layer() -> None:
+def test_init_scaling_width_scales_the_classifier_by_sqrt_published_over_own_width() -> None:
     from model.network import BackTAL
     from model.train import init_multipliers, scale_initial_weights
 
     published = ModelConfig(feature_dim=2048, num_classes=20)
-    assert set(init_multipliers(published).values()) == {1.0}  # the published init itself
+    assert init_multipliers(published) == {"classifier.weight": 1.0}  # the published init
     narrow = ModelConfig(
         feature_dim=256, num_classes=20, hidden=128, embed_hidden=128, filter_hidden=128
     )
-    # by hand: sqrt(2048/128) = 4 after the base module, sqrt(512/128) = 2 in filter/embedding
-    assert init_multipliers(narrow) == {
-        "conv2.weight": 4.0,
-        "classifier.weight": 4.0,
-        "filter_conv2.weight": 2.0,
-        "embed_conv2.weight": 2.0,
-    }
+    assert init_multipliers(narrow) == {"classifier.weight": 4.0}  # by hand: sqrt(2048/128)
     torch.manual_seed(0)
     plain = BackTAL(narrow)
     torch.manual_seed(0)
@@ -300,11 +294,9 @@ def test_init_scaling_width_scales_the_layers_fed_by_a_learned_layer() -> None:
     scale_initial_weights(scaled, replace(FAST, init_scaling="width"))
     a, b = plain.state_dict(), scaled.state_dict()
     torch.testing.assert_close(b["classifier.weight"], 4 * a["classifier.weight"])
-    torch.testing.assert_close(b["conv2.weight"], 4 * a["conv2.weight"])
-    torch.testing.assert_close(b["filter_conv2.weight"], 2 * a["filter_conv2.weight"])
-    torch.testing.assert_close(b["embed_conv2.weight"], 2 * a["embed_conv2.weight"])
-    for key in ("conv1.weight", "filter_conv1.weight", "filter_conv2.bias", "embed_conv2.bias"):
-        assert torch.equal(a[key], b[key])  # input-fed layers and biases keep the default
+    for key in a:
+        if key != "classifier.weight":
+            assert torch.equal(a[key], b[key])  # every other weight keeps the default
     scale_initial_weights(plain, FAST)  # "none": untouched
     for key in a:
         assert torch.equal(plain.state_dict()[key], a[key])
@@ -312,14 +304,50 @@ def test_init_scaling_width_scales_the_layers_fed_by_a_learned_layer() -> None:
         TrainConfig(init_scaling="fast")
 
 
-def test_init_scaling_none_is_the_published_run_bit_for_bit() -> None:
+def test_click_rampup_weight_per_epoch_by_hand() -> None:
+    from model.train import click_weight_factor, epoch_config
+
+    assert [click_weight_factor(e, 2) for e in (1, 2, 3, 4, 40)] == [0.0, 0.5, 1.0, 1.0, 1.0]
+    assert [click_weight_factor(e, 4) for e in (1, 2, 3, 4, 5, 6)] == [0, 0.25, 0.5, 0.75, 1, 1]
+    assert [click_weight_factor(e, 0) for e in (1, 2)] == [1.0, 1.0]  # published
+    ramped = replace(FAST, click_rampup_epochs=2)
+    assert epoch_config(ramped, 1).loss_weights.click == 0.0
+    assert epoch_config(ramped, 2).loss_weights.click == 0.5
+    assert epoch_config(ramped, 2).loss_weights.separation == 1.0  # only the click CE
+    assert epoch_config(ramped, 3) is ramped
+    assert epoch_config(FAST, 1) is FAST
+    with pytest.raises(ValueError, match="click_rampup_epochs"):
+        TrainConfig(click_rampup_epochs=-1)
+
+
+def test_click_rampup_trains_epoch_one_without_the_click_term() -> None:
+    items = make_toy_videos(6)
+    config = replace(FAST, epochs=2, click_rampup_epochs=1)
+    history = fit(config, tiny_model_config(), items).history
+    first, second = history[0]["losses"], history[1]["losses"]
+    assert first["click"] > 0  # still reported ...
+    for losses, click_weight in ((first, 0.0), (second, 1.0)):  # ... weighted 0, then 1
+        rest = (
+            losses["video_base"]
+            + losses["video_supp"]
+            + 1e-4 * losses["fg_norm"]
+            + losses["separation"]
+            + 0.8 * losses["embedding"]
+        )
+        assert losses["total"] == pytest.approx(rest + click_weight * losses["click"], rel=1e-5)
+
+
+def test_new_options_off_are_the_published_run_bit_for_bit() -> None:
     items = make_toy_videos(6)
     a = fit(FAST, tiny_model_config(), items).model.state_dict()
-    b = fit(replace(FAST, init_scaling="none"), tiny_model_config(), items).model.state_dict()
-    c = fit(replace(FAST, init_scaling="width"), tiny_model_config(), items).model.state_dict()
+    b = fit(
+        replace(FAST, init_scaling="none", click_rampup_epochs=0), tiny_model_config(), items
+    ).model.state_dict()
     for key in a:
         assert torch.equal(a[key], b[key])
-    assert any(not torch.equal(a[k], c[k]) for k in a)
+    for changed in (replace(FAST, init_scaling="width"), replace(FAST, click_rampup_epochs=2)):
+        c = fit(changed, tiny_model_config(), items).model.state_dict()
+        assert any(not torch.equal(a[k], c[k]) for k in a)
 
 
 def test_input_norm_standardizes_raw_features_inside_the_network(tmp_path: Path) -> None:
