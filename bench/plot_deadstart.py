@@ -1,8 +1,12 @@
 """Plot the dead-start study: per-epoch training video_supp (and held-out mAP) of every mode,
-published recipe vs the fix, from two ``bench/supervision.py`` result folders.
+published recipe vs the fix, from ``bench/supervision.py`` result folders.
 
     python bench/plot_deadstart.py data/bench/deadstart-before data/bench/deadstart-after \
         --out docs/img/deadstart-curves.png
+    python bench/plot_deadstart.py data/bench/deadstart-fix2 --labels "fix 2" \
+        --title "..." --out docs/img/deadstart-fix2-curves.png
+
+Two folders without ``--labels`` are "published" (dashed) and "fix" (solid).
 
 Also prints the plateau-exit epoch of every run (``supervision.plateau_exit``).
 """
@@ -21,10 +25,18 @@ import supervision as sup
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("before", type=Path)
-    p.add_argument("after", type=Path)
+    p.add_argument("folders", type=Path, nargs="+", help="result folders (at most 3)")
+    p.add_argument("--labels", nargs="+", help="one per folder (default for two: published fix)")
+    p.add_argument(
+        "--title",
+        default="published recipe (dashed) vs standardized input + width-scaled lr (solid)",
+    )
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
+    labels = args.labels or (["published", "fix"] if len(args.folders) == 2 else None)
+    if labels is None or len(labels) != len(args.folders) or len(labels) > 3:
+        p.error("give one --labels entry per folder (at most 3 folders)")
+    styles = ("--", "-", ":") if len(labels) > 1 else ("-",)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = dict(zip(sup.SUPERVISION_MODES, ("C0", "C1", "C2", "C3"), strict=True))
-    for folder, style, name in ((args.before, "--", "published"), (args.after, "-", "fix")):
+    for folder, style, name in zip(args.folders, styles, labels, strict=False):
         runs = json.loads((folder / "supervision.json").read_text())["runs"]
         sup.draw_curves(ax1, ax2, runs, colors, linestyle=style, suffix=f" ({name})")
         for r in sorted(runs, key=lambda r: (r["seed"], sup.RUN_ORDER.index(r["mode"]))):
@@ -52,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     for a in (ax1, ax2):
         a.grid(alpha=0.3)
     ax2.legend(fontsize=7, ncol=2)
-    fig.suptitle("published recipe (dashed) vs standardized input + width-scaled lr (solid)")
+    fig.suptitle(args.title)
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)
