@@ -105,6 +105,13 @@ def backup(settings: Settings, out: Path, *, media_only: bool = False) -> Backup
     out = out.expanduser().resolve()
     if out.exists():
         raise BackupError(f"{out} exists already; choose a new file name")
+    url = settings.storage_url.strip()
+    if url and not url.startswith("file://"):
+        raise BackupError(
+            f"the files are in object storage ({url}), not in a local media folder: back the "
+            "bucket up with your S3 tooling (versioning or replication, `mc mirror`, `aws s3 "
+            "sync`) and the database with pg_dump, or SQLite's `.backup` (docs/storage.md)"
+        )
     if not settings.is_sqlite and not media_only:
         raise BackupError(
             "the database is PostgreSQL: back it up with pg_dump (e.g. `pg_dump -Fc -f "

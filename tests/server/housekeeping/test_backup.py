@@ -109,3 +109,20 @@ def test_backup_on_postgresql_asks_for_pg_dump(tmp_path: Path, capsys) -> None: 
     (tmp_path / "m" / "proxies" / "1.mp4").write_bytes(b"v")
     info = backup(settings, tmp_path / "x.tar", media_only=True)
     assert info.files == 1 and info.database.startswith("none")
+
+
+def test_backup_with_object_storage_says_where_the_files_are(tmp_path: Path) -> None:
+    """The media folder holds no files when they are in a bucket: a backup of it would look
+    complete and be empty, so it is refused with what to do instead; nothing is written."""
+    from server.config import Settings
+    from server.housekeeping.backup import BackupError, backup
+
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        media_dir=tmp_path / "m",
+        storage_url="s3://bucket/studio",
+    )
+    for media_only in (False, True):
+        with pytest.raises(BackupError, match=r"object storage \(s3://bucket/studio\).*S3 tooling"):
+            backup(settings, tmp_path / "x.tar", media_only=media_only)
+    assert not (tmp_path / "x.tar").exists()
