@@ -444,8 +444,10 @@ class SeedPlan:
         options: GuidedOptions,
         runs: list[dict[str, Any]],
         a1_click_count: int,
+        baseline_rounds: set[int] | None = None,
     ) -> None:
         self.seed, self.sim_dir, self.items, self.options = seed, sim_dir, items, options
+        self.baseline_rounds = baseline_rounds  # None: the baselines at every round
         self.runs = runs  # shared with the payload: appended to as trainings finish
         self.a1 = a1_clicks(items)
         self.a1_snippets = sum(len(v) for v in self.a1.values())
@@ -508,6 +510,8 @@ class SeedPlan:
                 }
                 k = self.options.k if r < rounds else 0
                 out.append(self._spec(GUIDED, r, st.clicks, suggest_k=k, block=block))
+            if self.baseline_rounds is not None and r not in self.baseline_rounds:
+                continue
             if self.run_of(A1_SUBSET, r) is None:
                 out.append(self._spec(A1_SUBSET, r, a1_subset(self.items, st.total, self.seed)))
             if self.run_of(RANDOM_BG, r) is None:
@@ -565,8 +569,13 @@ def run_benchmark(
     log: Callable[[str], None] = print,
     jobs: int = 1,
     threads: int = 1,
+    baseline_rounds: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Every training not yet in ``out_dir/guided.json``; returns the payload.
+
+    ``baseline_rounds``: the rounds (1-based) at whose click counts the baselines
+    (``a1-subset``, ``random-bg``) are trained; None: every round. Which trainings run, not
+    what any of them computes: not part of the results key.
 
     ``jobs`` > 1: that many trainings at once in spawned worker processes (``threads`` torch
     threads each); every training seeds itself, so the runs equal a one-process run.
@@ -588,7 +597,17 @@ def run_benchmark(
         items = _metadata_items(sim_dir)
         names = {it.name for it in items}
         count = sum(name in names for name, _, _ in rows)
-        plans.append(SeedPlan(seed, sim_dir, items, options, payload["runs"], count))
+        plans.append(
+            SeedPlan(
+                seed,
+                sim_dir,
+                items,
+                options,
+                payload["runs"],
+                count,
+                set(baseline_rounds) if baseline_rounds is not None else None,
+            )
+        )
     started = time.perf_counter()
 
     def save() -> None:
@@ -975,6 +994,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="sim v3 look-alike segments per minute (default: the SimParams default)",
     )
+    p.add_argument(
+        "--baseline-rounds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="train the a1-subset and random-bg baselines only at these rounds' click counts "
+        "(1-based; default: every round). E.g. 2 4 = at 755 and 2264 clicks",
+    )
     p.add_argument("--qa-min-score", type=float, default=0.5)
     p.add_argument("--qa-margin", type=float, default=0.2, help="seconds")
     return p
@@ -1031,6 +1058,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log,
         jobs=args.jobs,
         threads=args.threads,
+        baseline_rounds=args.baseline_rounds,
     )
     print(render(payload))
     return 0

@@ -286,3 +286,30 @@ def test_parallel_jobs_give_the_same_runs_as_one_process(tmp_path: Path) -> None
 
     assert strip(two["runs"]) == strip(one["runs"])
     assert two["annotation"] == one["annotation"]
+
+
+def test_baseline_rounds_limit_the_baselines_only(tmp_path: Path) -> None:
+    """``baseline_rounds``: the baselines at those rounds' click counts only; the guided chain
+    and the references run as always, and the results key is unchanged (a resume with or
+    without the option reuses what exists)."""
+    gt, csv = _inputs(tmp_path)
+    settings, options = _settings(gt, csv, epochs=1), _options()
+    out = tmp_path / "b"
+    payload = bench.run_benchmark(
+        settings, options, gt, csv, out, log=lambda _: None, baseline_rounds=[2]
+    )
+    runs = {(r["arm"], r["round"]) for r in payload["runs"]}
+    assert runs == {
+        ("weak", 0),
+        ("guided", 1),
+        ("guided", 2),
+        ("a1-subset", 2),
+        ("random-bg", 2),
+        ("a1-all", None),
+        ("a1-qa", None),
+    }
+    logs: list[str] = []
+    full = bench.run_benchmark(settings, options, gt, csv, out, log=logs.append)
+    trained = [m for m in logs if m.endswith(": training")]
+    assert len(trained) == 2 and all("round 1" in m for m in trained), trained
+    assert len(full["runs"]) == 9
