@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import shlex
 import sys
 import time
@@ -158,6 +159,25 @@ def background_snippets(item: VideoItem) -> np.ndarray:
     for start, end, _ in item.gt_segments or ():
         inside |= (t >= start) & (t <= end)
     return np.flatnonzero(~inside)
+
+
+PLACES = ("inside GT", "≤ 1 s from GT", "1–3 s from GT", "> 3 s from GT")
+
+
+def click_places(
+    segments: Sequence[tuple[float, float, int]] | None, times_s: Sequence[float]
+) -> list[int]:
+    """How many of the click times lie inside a GT instance (closed interval), within 1 s of
+    one, 1–3 s from the nearest, or farther (``PLACES`` order). No GT: all "farther"."""
+    counts = [0, 0, 0, 0]
+    spans = [(float(s), float(e)) for s, e, _ in segments or ()]
+    for t in times_s:
+        if any(s <= t <= e for s, e in spans):
+            counts[0] += 1
+            continue
+        gap = min((s - t if t < s else t - e for s, e in spans), default=math.inf)
+        counts[1 if gap <= 1.0 else 2 if gap <= 3.0 else 3] += 1
+    return counts
 
 
 def _rng(*keys: int | str) -> np.random.Generator:
@@ -531,6 +551,35 @@ class SeedPlan:
             out.append(self._spec(A1_QA, None, kept))
         return out
 
+    def places(self) -> dict[str, list[int]]:
+        """Where each arm's clicks lie relative to the GT (``click_places`` summed over the
+        training videos): the guided clicks and the baselines of every round computed so
+        far, and all of A1's."""
+        by_name = {it.name: it for it in self.items}
+
+        def count(clicks: Clicks) -> list[int]:
+            total = [0, 0, 0, 0]
+            for name, snippets in clicks.items():
+                it = by_name[name]
+                times = [centre(it, k) for k in snippets]
+                total = [
+                    a + b for a, b in zip(total, click_places(it.gt_segments, times), strict=True)
+                ]
+            return total
+
+        out = {f"{A1_ALL}": count(self.a1)}
+        for r in range(1, len(self.options.schedule) + 1):
+            if r not in self._states:
+                break
+            st = self._states[r]
+            out[f"{GUIDED} {r}"] = count(st.clicks)
+            if self.run_of(A1_SUBSET, r) is not None:
+                out[f"{A1_SUBSET} {r}"] = count(a1_subset(self.items, st.total, self.seed))
+            if self.run_of(RANDOM_BG, r) is not None:
+                counts = {name: len(v) for name, v in st.clicks.items()}
+                out[f"{RANDOM_BG} {r}"] = count(random_background(self.items, counts, self.seed))
+        return out
+
     def annotation(self) -> list[dict[str, Any]]:
         return [
             self._states[r].stats
@@ -612,6 +661,7 @@ def run_benchmark(
 
     def save() -> None:
         payload["annotation"] = {str(p.seed): p.annotation() for p in plans}
+        payload["places"] = {str(p.seed): p.places() for p in plans}
         payload["a1_clicks"] = {str(p.seed): p.a1_total for p in plans}
         payload["a1_snippets"] = {str(p.seed): p.a1_snippets for p in plans}
         payload["targets"] = {str(p.seed): p.targets for p in plans}
@@ -849,6 +899,28 @@ def qa_table(payload: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def places_table(payload: dict[str, Any]) -> str:
+    """Share of each arm's clicks by distance to the nearest GT instance (all seeds)."""
+    per_seed = payload.get("places", {})
+    totals: dict[str, list[int]] = {}
+    for places in per_seed.values():
+        for arm, counts in places.items():
+            old = totals.get(arm, [0, 0, 0, 0])
+            totals[arm] = [a + b for a, b in zip(old, counts, strict=True)]
+    lines = ["| clicks | n | " + " | ".join(PLACES) + " |", "| --- | ---: |" + " ---: |" * 4]
+
+    def order(arm: str) -> tuple[int, str]:
+        name, _, r = arm.partition(" ")
+        return (int(r) if r else 99, name)
+
+    for arm in sorted(totals, key=order):
+        counts = totals[arm]
+        n = sum(counts)
+        shares = " | ".join(f"{100 * c / max(1, n):.1f} %" for c in counts)
+        lines.append(f"| {arm} | {n} | {shares} |")
+    return "\n".join(lines)
+
+
 def render(payload: dict[str, Any]) -> str:
     runs = payload["runs"]
     g = payload["settings"]["guided"]
@@ -882,6 +954,10 @@ def render(payload: dict[str, Any]) -> str:
             f"min score {g['qa_min_score']}, margin {g['qa_margin_s']} s; no GT check):",
             "",
             qa_table(payload),
+            "",
+            "Where the clicks are (snippet centres against the GT instances, all seeds):",
+            "",
+            places_table(payload),
             "",
             "Simulated annotation per round:",
             "",

@@ -313,3 +313,14 @@ def test_baseline_rounds_limit_the_baselines_only(tmp_path: Path) -> None:
     trained = [m for m in logs if m.endswith(": training")]
     assert len(trained) == 2 and all("round 1" in m for m in trained), trained
     assert len(full["runs"]) == 9
+
+
+def test_click_places_by_distance_to_the_nearest_instance() -> None:
+    """GT instances [10, 20] and [30, 31]; clicks at 10 (on the edge: inside), 25 (5 s from
+    the first, 5 s from the second: farther), 9.2 (0.8 s before: ≤ 1 s), 29 (1 s before
+    the second: ≤ 1 s), 33.5 (2.5 s after: 1–3 s), 40 (9 s: farther)."""
+    segments = [(10.0, 20.0, 0), (30.0, 31.0, 1)]
+    times = [10.0, 25.0, 9.2, 29.0, 33.5, 40.0]
+    assert bench.click_places(segments, times) == [1, 2, 1, 2]
+    assert bench.click_places(None, [1.0, 2.0]) == [0, 0, 0, 2]
+    assert bench.click_places(segments, []) == [0, 0, 0, 0]
