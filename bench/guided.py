@@ -76,8 +76,11 @@ from model.train import fit, predict
 
 GUIDED, A1_SUBSET, RANDOM_BG = "guided", "a1-subset", "random-bg"
 WEAK, A1_ALL, A1_QA = "weak", "a1-all", "a1-qa"
+# click QA by a model that never saw a click (--qa-weak): weak retrained (same seed, same
+# model) with the QA of A1's clicks, and bg-click without the clicks it flags
+WEAK_QA, A1_QA_WEAK = "weak-qa", "a1-qa-weak"
 ROUND_ARMS = (GUIDED, A1_SUBSET, RANDOM_BG)  # trained at every round's click count
-ARMS = (WEAK, *ROUND_ARMS, A1_ALL, A1_QA)
+ARMS = (WEAK, *ROUND_ARMS, A1_ALL, A1_QA, WEAK_QA, A1_QA_WEAK)
 DEFAULT_SCHEDULE = (1 / 6, 1 / 3, 2 / 3, 1.0)  # of A1's clicks: 377, 755, 1509, 2264
 QUICK_SCHEDULE = (1 / 3, 1.0)
 GOAL_CLICKS, A1_CLICKS = 755, 2264  # the issue's must-show counts (full 'val' split)
@@ -404,7 +407,8 @@ def _task(
     sim_dir = Path(spec["sim_dir"])
     train_items, test_items, names = sup.load_sim_items(sim_dir, settings.standardize)
     train_items = _with_clicks(train_items, spec["clicks"])
-    mode = "weak" if spec["arm"] == WEAK else "bg-click"
+    mode = "weak" if spec["arm"] in (WEAK, WEAK_QA) else "bg-click"
+    weak_arm = mode == "weak"
     num_classes = len(names)
     model_config, config = sup.configs(
         mode, spec["seed"], settings, train_items, num_classes, device
@@ -430,12 +434,10 @@ def _task(
         "arm": spec["arm"],
         "seed": spec["seed"],
         "round": spec["round"],
-        "clicks": 0 if spec["arm"] == WEAK else len(clicked),
-        "clicks_trained": 0
-        if spec["arm"] == WEAK
-        else sum(it.name not in held for it, _ in clicked),
+        "clicks": 0 if weak_arm else len(clicked),
+        "clicks_trained": 0 if weak_arm else sum(it.name not in held for it, _ in clicked),
         "clicks_inside_gt": 0
-        if spec["arm"] == WEAK
+        if weak_arm
         else sum(inside_gt(centre(it, k), it.gt_segments) for it, k in clicked),
         "best_epoch": result.best_epoch,
         "test": sup.evaluate_test(preds, test_items),
@@ -465,7 +467,9 @@ class SeedPlan:
         runs: list[dict[str, Any]],
         a1_click_count: int,
         baseline_rounds: set[int] | None = None,
+        qa_weak: bool = False,
     ) -> None:
+        self.qa_weak = qa_weak
         self.seed, self.sim_dir, self.items, self.options = seed, sim_dir, items, options
         self.baseline_rounds = baseline_rounds  # None: the baselines at every round
         self.runs = runs  # shared with the payload: appended to as trainings finish
@@ -543,13 +547,22 @@ class SeedPlan:
         if all_run is None:
             out.append(self._spec(A1_ALL, None, None, qa=True))
         elif self.run_of(A1_QA, None) is None:
-            flagged = all_run["qa"]["flagged_clicks"]
-            kept = {
-                name: [k for k in ks if k not in set(flagged.get(name, []))]
-                for name, ks in self.a1.items()
-            }
-            out.append(self._spec(A1_QA, None, kept))
+            out.append(self._spec(A1_QA, None, self._without(all_run)))
+        if self.qa_weak:
+            weak_qa = self.run_of(WEAK_QA, None)
+            if weak_qa is None:
+                out.append(self._spec(WEAK_QA, None, None, qa=True))
+            elif self.run_of(A1_QA_WEAK, None) is None:
+                out.append(self._spec(A1_QA_WEAK, None, self._without(weak_qa)))
         return out
+
+    def _without(self, qa_run: dict[str, Any]) -> Clicks:
+        """A1's clicks minus those that ``qa_run``'s click QA flagged."""
+        flagged = qa_run["qa"]["flagged_clicks"]
+        return {
+            name: [k for k in ks if k not in set(flagged.get(name, []))]
+            for name, ks in self.a1.items()
+        }
 
     def places(self) -> dict[str, list[int]]:
         """Where each arm's clicks lie relative to the GT (``click_places`` summed over the
@@ -591,7 +604,16 @@ class SeedPlan:
 def _priority(spec: dict[str, Any], seed_first: bool) -> tuple[int, ...]:
     """The guided chain first (it unlocks the rest), then the references, the baselines;
     ``seed_first``: one seed after the other (one process keeps one sim loaded)."""
-    rank = {WEAK: 0, GUIDED: 0, A1_ALL: 1, A1_SUBSET: 2, RANDOM_BG: 2, A1_QA: 3}[spec["arm"]]
+    rank = {
+        WEAK: 0,
+        GUIDED: 0,
+        A1_ALL: 1,
+        A1_SUBSET: 2,
+        RANDOM_BG: 2,
+        A1_QA: 3,
+        WEAK_QA: 3,
+        A1_QA_WEAK: 3,
+    }[spec["arm"]]
     if seed_first:
         return spec["seed"], rank, spec["round"] or 0
     return rank, spec["round"] or 0, spec["seed"]
@@ -619,12 +641,14 @@ def run_benchmark(
     jobs: int = 1,
     threads: int = 1,
     baseline_rounds: Sequence[int] | None = None,
+    qa_weak: bool = False,
 ) -> dict[str, Any]:
     """Every training not yet in ``out_dir/guided.json``; returns the payload.
 
     ``baseline_rounds``: the rounds (1-based) at whose click counts the baselines
     (``a1-subset``, ``random-bg``) are trained; None: every round. Which trainings run, not
-    what any of them computes: not part of the results key.
+    what any of them computes: not part of the results key. ``qa_weak``: also the click QA
+    by the weak model (arms ``weak-qa``, ``a1-qa-weak``), likewise not part of the key.
 
     ``jobs`` > 1: that many trainings at once in spawned worker processes (``threads`` torch
     threads each); every training seeds itself, so the runs equal a one-process run.
@@ -655,6 +679,7 @@ def run_benchmark(
                 payload["runs"],
                 count,
                 set(baseline_rounds) if baseline_rounds is not None else None,
+                qa_weak,
             )
         )
     started = time.perf_counter()
@@ -727,7 +752,7 @@ def _rows(payload: dict[str, Any]) -> list[tuple[str, int | None, list[dict[str,
     out: list[tuple[str, int | None, list[dict[str, Any]]]] = []
     groups: list[tuple[str, int | None]] = [(WEAK, 0)]
     groups += [(arm, r) for r in rounds for arm in ROUND_ARMS]
-    groups += [(A1_ALL, None), (A1_QA, None)]
+    groups += [(A1_ALL, None), (A1_QA, None), (WEAK_QA, None), (A1_QA_WEAK, None)]
     for arm, r in groups:
         mine = sorted(
             (x for x in runs if x["arm"] == arm and x["round"] == r), key=lambda x: x["seed"]
@@ -869,10 +894,13 @@ def goals_table(payload: dict[str, Any]) -> str:
 
 
 def qa_table(payload: dict[str, Any]) -> str:
+    """Click QA per seed and per QA model: the a1-all model (the product's case: the active
+    version was trained on the clicks it checks) and, with ``--qa-weak``, the weak model
+    (never saw a click); the mAP change after deleting the flagged clicks."""
     lines = [
-        "| seed | A1 clicks | inside GT | flagged | flagged inside GT | precision | recall |"
-        " clicks kept | mAP@0.5 a1-all → a1-qa | Δ avg 0.1:0.7 |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
+        "| seed | QA model | A1 clicks | inside GT | flagged | flagged inside GT | precision "
+        "| recall | clicks kept | mAP@0.5 a1-all → without flagged | Δ avg 0.1:0.7 |",
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
 
     def fmt(x: float | None) -> str:
@@ -880,22 +908,28 @@ def qa_table(payload: dict[str, Any]) -> str:
 
     for seed in sorted({r["seed"] for r in payload["runs"]}):
         by = {(r["arm"], r["round"]): r for r in payload["runs"] if r["seed"] == seed}
-        a1, after = by.get((A1_ALL, None)), by.get((A1_QA, None))
-        if a1 is None:
-            continue
-        qa = a1["qa"]
-        change, kept, delta = "", "", ""
-        if after is not None:
-            kept = str(after["clicks"])
-            change = (
-                f"{100 * a1['test']['mAP']['0.5']:.1f} → {100 * after['test']['mAP']['0.5']:.1f}"
+        a1 = by.get((A1_ALL, None))
+        for source, deleted, label in (
+            (A1_ALL, A1_QA, "a1-all (active)"),
+            (WEAK_QA, A1_QA_WEAK, "weak (no clicks)"),
+        ):
+            src, after = by.get((source, None)), by.get((deleted, None))
+            if src is None or "qa" not in src:
+                continue
+            qa = src["qa"]
+            change, kept, delta = "", "", ""
+            if after is not None and a1 is not None:
+                kept = str(after["clicks"])
+                change = (
+                    f"{100 * a1['test']['mAP']['0.5']:.1f} → "
+                    f"{100 * after['test']['mAP']['0.5']:.1f}"
+                )
+                delta = f"{100 * (after['test']['avg_0.1_0.7'] - a1['test']['avg_0.1_0.7']):+.1f}"
+            lines.append(
+                f"| {seed} | {label} | {qa['clicks']} | {qa['inside_gt']} | {qa['flagged']} | "
+                f"{qa['flagged_inside_gt']} | {fmt(qa['precision'])} | {fmt(qa['recall'])} | "
+                f"{kept} | {change} | {delta} |"
             )
-            delta = f"{100 * (after['test']['avg_0.1_0.7'] - a1['test']['avg_0.1_0.7']):+.1f}"
-        lines.append(
-            f"| {seed} | {qa['clicks']} | {qa['inside_gt']} | {qa['flagged']} | "
-            f"{qa['flagged_inside_gt']} | {fmt(qa['precision'])} | {fmt(qa['recall'])} | {kept} | "
-            f"{change} | {delta} |"
-        )
     return "\n".join(lines)
 
 
@@ -1011,11 +1045,11 @@ def plot_results(payload: dict[str, Any], out_dir: Path) -> Path | None:
         for arm, _, m in rows:
             if arm in (WEAK, A1_ALL):
                 ax.axhline(np.mean([value(x) for x in m]), ls="--", color=colors[arm], label=arm)
-            if arm in (A1_ALL, A1_QA):
+            if arm in (A1_ALL, A1_QA, A1_QA_WEAK):
                 ax.plot(
                     np.mean([x["clicks"] for x in m]),
                     np.mean([value(x) for x in m]),
-                    marker="s" if arm == A1_ALL else "D",
+                    marker={A1_ALL: "s", A1_QA: "D", A1_QA_WEAK: "v"}[arm],
                     ls="",
                     color=colors[arm],
                     label=None if arm == A1_ALL else arm,
@@ -1078,6 +1112,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train the a1-subset and random-bg baselines only at these rounds' click counts "
         "(1-based; default: every round). E.g. 2 4 = at 755 and 2264 clicks",
     )
+    p.add_argument(
+        "--qa-weak",
+        action="store_true",
+        help="also check A1's clicks with the weak model (which saw no click) and retrain "
+        "without the clicks it flags (arms weak-qa, a1-qa-weak)",
+    )
     p.add_argument("--qa-min-score", type=float, default=0.5)
     p.add_argument("--qa-margin", type=float, default=0.2, help="seconds")
     return p
@@ -1135,6 +1175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jobs=args.jobs,
         threads=args.threads,
         baseline_rounds=args.baseline_rounds,
+        qa_weak=args.qa_weak,
     )
     print(render(payload))
     return 0

@@ -324,3 +324,28 @@ def test_click_places_by_distance_to_the_nearest_instance() -> None:
     assert bench.click_places(segments, times) == [1, 2, 1, 2]
     assert bench.click_places(None, [1.0, 2.0]) == [0, 0, 0, 2]
     assert bench.click_places(segments, []) == [0, 0, 0, 0]
+
+
+def test_qa_by_the_weak_model(tmp_path: Path) -> None:
+    """``qa_weak``: the weak model retrained (the same model: same seed, deterministic) checks
+    A1's clicks, and bg-click is retrained without the clicks it flags."""
+    gt, csv = _inputs(tmp_path)
+    settings, options = _settings(gt, csv, epochs=1), _options()
+    payload = bench.run_benchmark(
+        settings,
+        options,
+        gt,
+        csv,
+        tmp_path / "q",
+        log=lambda _: None,
+        baseline_rounds=[],
+        qa_weak=True,
+    )
+    runs = {(r["arm"], r["round"]): r for r in payload["runs"]}
+    weak, weak_qa, after = runs["weak", 0], runs["weak-qa", None], runs["a1-qa-weak", None]
+    assert weak_qa["test"] == weak["test"] and weak_qa["clicks"] == 0
+    qa = weak_qa["qa"]
+    assert qa["clicks"] == 8 and qa["inside_gt"] == 1
+    assert after["clicks"] == 8 - qa["flagged"]
+    md = bench.render(payload)
+    assert "| weak (no clicks) |" in md and "| a1-all (active) |" in md
