@@ -220,7 +220,9 @@ def test_options_quick_schedule_lookalike_and_measured_error_rate(tmp_path: Path
     assert len(options.schedule) == 4 and options.error_rate == 0.0
     assert round(options.schedule[1] * 2264) == 755
     with pytest.raises(SystemExit):
-        bench.options_from_args(parser.parse_args(["--schedule", "0.5", "0.2"]))
+        bench.options_from_args(
+            parser.parse_args(["--gt", str(gt), "--clicks", str(csv), "--schedule", "0.5", "0.2"])
+        )
 
 
 # ----------------------------------------------------------------------------- smoke run

@@ -104,7 +104,7 @@ def test_dry_run_lists_exactly_what_a_purge_removes(  # type: ignore[no-untyped-
         run_worker(settings)
     with app.state.sessionmaker() as s:
         v1, v2 = s.scalars(select(ModelVersion).order_by(ModelVersion.id))
-        trains = list(s.scalars(select(Job).where(Job.kind == JobKind.train)))
+        trains = list(s.scalars(select(Job).where(Job.kind == JobKind.train).order_by(Job.id)))
         suggestion = s.scalar(select(Suggestion).where(Suggestion.video_id == a))
     assert [j.status for j in trains] == [JobStatus.succeeded] * 2
     assert v2.is_active and (settings.media_dir / v2.checkpoint_path).is_file()
