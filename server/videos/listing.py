@@ -1,36 +1,15 @@
-"""Read-only video look-ups for the annotator pages: the paged list of live videos, the
-previous video in list order and a live video (or None) by id.
+"""Read-only video look-ups for the annotator pages: the previous video in list order and a
+live video (or None) by id (the paged list is ``server.videos.service.list_videos``).
 
 A video is *live* when it is not soft-deleted (``deleted_at IS NULL``); list order is by id.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.models import Video
-
-
-def count_live_videos(session: Session) -> int:
-    """How many live videos there are."""
-    total = session.scalar(
-        select(func.count()).select_from(Video).where(Video.deleted_at.is_(None))
-    )
-    return int(total or 0)
-
-
-def live_videos_page(session: Session, limit: int, offset: int) -> list[Video]:
-    """Live videos in list order (by id): at most ``limit`` of them, skipping ``offset``."""
-    return list(
-        session.scalars(
-            select(Video)
-            .where(Video.deleted_at.is_(None))
-            .order_by(Video.id)
-            .limit(limit)
-            .offset(offset)
-        )
-    )
 
 
 def previous_live_video_id(session: Session, video_id: int) -> int | None:

@@ -1,10 +1,12 @@
-"""server.videos.listing: the paged list of live videos, the previous video, a live video."""
+"""server.videos.listing (the previous video, a live video) and the paged list of live
+videos the pages take from server.videos.service.list_videos."""
 
 from __future__ import annotations
 
 from server.db import session_scope
 from server.models import Video, utcnow
 from server.videos import listing
+from server.videos.service import list_videos
 
 
 def add_video(session, n: int, deleted: bool = False, duration_s: float = 10.0) -> int:  # type: ignore[no-untyped-def]
@@ -35,18 +37,17 @@ def five_videos_third_deleted(app) -> list[int]:  # type: ignore[no-untyped-def]
 def test_count_and_pages_skip_deleted_videos_in_id_order(app):
     v1, v2, _v3, v4, v5 = five_videos_third_deleted(app)
     with app.state.sessionmaker() as s:
-        assert listing.count_live_videos(s) == 4
-        assert [v.id for v in listing.live_videos_page(s, 2, 0)] == [v1, v2]
-        assert [v.id for v in listing.live_videos_page(s, 2, 2)] == [v4, v5]
-        assert [v.id for v in listing.live_videos_page(s, 2, 3)] == [v5]
-        assert listing.live_videos_page(s, 2, 4) == []
-        assert [v.id for v in listing.live_videos_page(s, 100, 0)] == [v1, v2, v4, v5]
+        assert list_videos(s, 2, 0)[1] == 4
+        assert [v.id for v in list_videos(s, 2, 0)[0]] == [v1, v2]
+        assert [v.id for v in list_videos(s, 2, 2)[0]] == [v4, v5]
+        assert [v.id for v in list_videos(s, 2, 3)[0]] == [v5]
+        assert list_videos(s, 2, 4)[0] == []
+        assert [v.id for v in list_videos(s, 100, 0)[0]] == [v1, v2, v4, v5]
 
 
 def test_empty_database(app):
     with app.state.sessionmaker() as s:
-        assert listing.count_live_videos(s) == 0
-        assert listing.live_videos_page(s, 100, 0) == []
+        assert list_videos(s, 100, 0) == ([], 0)
         assert listing.previous_live_video_id(s, 1) is None
         assert listing.live_video_or_none(s, 1) is None
 
