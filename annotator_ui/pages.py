@@ -26,6 +26,7 @@ from fastapi.templating import Jinja2Templates
 
 from server.auth import user_for_token
 from server.clicks import stats as click_stats
+from server.errors import NotFound
 from server.models import Role, User
 from server.storage.serve import serve_object
 from server.suggestions import service as suggestions
@@ -213,8 +214,7 @@ def videos_page(request: Request, offset: int = 0) -> Response:
         return _to_signin(request)
     offset = max(0, offset)
     with _factory(request)() as session:
-        total = listing.count_live_videos(session)
-        videos = listing.live_videos_page(session, PAGE_SIZE, offset)
+        videos, total = videos_service.list_videos(session, PAGE_SIZE, offset)
         stats = click_stats.per_video_stats(session, user.id, [v.id for v in videos])
         next_id = videos_service.next_unannotated(session, user.id, None)
         mine = click_stats.annotator_totals(session, user.id)
@@ -337,7 +337,9 @@ def video_media(request: Request, video_id: int) -> Response:
         (video.proxy_path, "video/mp4"),
         (video.file_path, mimetypes.guess_type(video.original_name)[0] or "video/mp4"),
     ):
-        if key and storage.exists(key):
+        if not key:
+            continue
+        try:
             return serve_object(
                 storage,
                 key,
@@ -347,6 +349,8 @@ def video_media(request: Request, video_id: int) -> Response:
                 expires_s=settings.s3_presign_expires_s,
                 cache_control="private, max-age=3600",
             )
+        except NotFound:  # missing in storage: try the next file
+            continue
     return JSONResponse({"detail": f"the file of video {video_id} is missing"}, status_code=404)
 
 

@@ -271,16 +271,6 @@ class S3Storage(Storage):
             for obj in page.get("Contents", []):
                 yield ObjectInfo(self._key(obj["Key"]), int(obj["Size"]))
 
-    def etag(self, key: str) -> str | None:
-        """The object's ETag (identity of its content version), None if there is none."""
-        try:
-            head = self.client.head_object(Bucket=self.bucket, Key=self._name(key))
-        except Exception as exc:
-            if _is_missing(exc):
-                return None
-            raise
-        return str(head.get("ETag", "")).strip('"') or None
-
     def ensure_bucket(self) -> None:
         """Create the bucket if it does not exist (tests, a fresh MinIO)."""
         try:
