@@ -42,6 +42,19 @@ def s3_fields(endpoint: str) -> dict[str, object]:
     }
 
 
+def s3_env(settings) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The ``BACKTAL_`` environment naming ``settings``' S3 storage, for a CLI or worker
+    subprocess (or ``monkeypatch.setenv``)."""
+    return {
+        "BACKTAL_STORAGE_URL": settings.storage_url,
+        "BACKTAL_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "BACKTAL_S3_REGION": settings.s3_region,
+        "BACKTAL_S3_ACCESS_KEY_ID": settings.s3_access_key_id,
+        "BACKTAL_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key.get_secret_value(),
+        "BACKTAL_S3_ADDRESSING_STYLE": settings.s3_addressing_style,
+    }
+
+
 @pytest.fixture
 def s3_storage(s3_settings):  # type: ignore[no-untyped-def]
     from server.storage import open_storage

@@ -23,7 +23,7 @@ from server.storage.s3 import S3Storage
 from server.worker.loop import Worker
 from tests.s3server import Relay
 from tests.server.helpers import FAST_WORKER, count, upload, worker_env
-from tests.server.storage.conftest import s3_fields
+from tests.server.storage.conftest import s3_env, s3_fields
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -182,12 +182,7 @@ def test_sigkilled_worker_leaves_nothing_in_scratch_after_restart(  # type: igno
         CRASH_AT="proxy-file",
         BACKTAL_MEDIA_DIR=str(tmp_path / "worker-media"),
         BACKTAL_SCRATCH_DIR=str(scratch),
-        BACKTAL_STORAGE_URL=settings.storage_url,
-        BACKTAL_S3_ENDPOINT_URL=settings.s3_endpoint_url,
-        BACKTAL_S3_REGION=settings.s3_region,
-        BACKTAL_S3_ACCESS_KEY_ID=settings.s3_access_key_id,
-        BACKTAL_S3_SECRET_ACCESS_KEY=settings.s3_secret_access_key.get_secret_value(),
-        BACKTAL_S3_ADDRESSING_STYLE="path",
+        **s3_env(settings),
     )
     victim = subprocess.run(
         [sys.executable, "-m", "tests.security.crash_worker", "--id", "victim", "--once"],

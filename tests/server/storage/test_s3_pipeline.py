@@ -18,7 +18,7 @@ from server.demo import demo_plan, write_clip
 from server.models import Job, JobKind, JobStatus, ModelVersion, Prediction, Video
 from server.worker.loop import Worker
 from tests.server.helpers import FAST_WORKER, upload
-from tests.server.storage.conftest import s3_fields
+from tests.server.storage.conftest import s3_env, s3_fields
 
 
 @pytest.fixture
@@ -192,12 +192,7 @@ def test_upload_to_predictions_with_two_workers_and_no_shared_media(  # type: ig
     env_settings = {
         "BACKTAL_DATABASE_URL": settings.database_url,
         "BACKTAL_MEDIA_DIR": str(settings.media_dir),
-        "BACKTAL_STORAGE_URL": settings.storage_url,
-        "BACKTAL_S3_ENDPOINT_URL": settings.s3_endpoint_url,
-        "BACKTAL_S3_REGION": settings.s3_region,
-        "BACKTAL_S3_ACCESS_KEY_ID": settings.s3_access_key_id,
-        "BACKTAL_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key.get_secret_value(),
-        "BACKTAL_S3_ADDRESSING_STYLE": "path",
+        **s3_env(settings),
     }
     mp = pytest.MonkeyPatch()
     try:
@@ -287,12 +282,7 @@ def test_bucket_import_twice_and_non_videos_listed_as_failed(  # type: ignore[no
         **__import__("os").environ,
         "BACKTAL_DATABASE_URL": settings.database_url,
         "BACKTAL_MEDIA_DIR": str(tmp_path / "cli-media"),
-        "BACKTAL_STORAGE_URL": settings.storage_url,
-        "BACKTAL_S3_ENDPOINT_URL": settings.s3_endpoint_url,
-        "BACKTAL_S3_REGION": settings.s3_region,
-        "BACKTAL_S3_ACCESS_KEY_ID": settings.s3_access_key_id,
-        "BACKTAL_S3_SECRET_ACCESS_KEY": settings.s3_secret_access_key.get_secret_value(),
-        "BACKTAL_S3_ADDRESSING_STYLE": "path",
+        **s3_env(settings),
     }
     root = Path(__file__).resolve().parents[3]
     out = subprocess.run(
