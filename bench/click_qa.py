@@ -445,13 +445,15 @@ def plot_pr(payload: dict[str, Any], out_dir: Path) -> Path | None:
     except ImportError:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    colours = {WEAK: "tab:blue", ACTIVE: "tab:red", XFIT: "tab:green", UPPER_XFIT: "black"}
+    styles = {"seg_m0.2": ":", "cas": "-", "fg_mean": "--", "fg": "--"}
     for ax, fold, title in ((axes[0], DEV, "dev fold (choice)"), (axes[1], REPORT, "report fold")):
         for source in SOURCES:
             for signal in signals_of(source):
+                if signal not in styles:
+                    continue
                 parts = [source_scores(payload, s, source, signal) for s in payload["seeds"]]
                 if any(p is None for p in parts):
-                    continue
-                if signal not in ("seg_m0.2", "fg_mean", "fg", "cas"):
                     continue
                 s = np.concatenate([p[0][p[2] == fold] for p in parts])
                 t = np.concatenate([p[1][p[2] == fold] for p in parts])
@@ -459,7 +461,14 @@ def plot_pr(payload: dict[str, Any], out_dir: Path) -> Path | None:
                 hits = np.cumsum(t[order])
                 prec = hits / np.arange(1, len(s) + 1)
                 rec = hits / max(1, t.sum())
-                ax.plot(rec, prec, label=f"{source}: {signal}", lw=1.2)
+                ax.plot(
+                    rec,
+                    prec,
+                    label=f"{source}: {signal}",
+                    lw=1.2,
+                    color=colours[source],
+                    ls=styles[signal],
+                )
         ax.axvline(0.7, color="k", ls=":", lw=0.8)
         ax.axhline(0.5, color="k", ls=":", lw=0.8)
         ax.set_xlabel("recall (A1 clicks inside GT)")

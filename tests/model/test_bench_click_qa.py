@@ -190,3 +190,12 @@ def test_smoke_every_source_rule_on_dev_then_a1_qa(
     second = bench.run_benchmark(settings, gt, csv, out, log=logs.append, min_flags=1)
     assert second["runs"] == json.loads((out / "click_qa.json").read_text())["runs"]
     assert second["rule"] == rule and not any(m.endswith(": training") for m in logs)
+
+    # ``arms`` limits which trainings run (the ceiling alone here), not what they compute
+    only = bench.run_benchmark(
+        settings, gt, csv, tmp_path / "upper", log=lambda _: None, min_flags=1, arms=["upper-xfit"]
+    )
+    assert {(r["arm"], r["fold"]) for r in only["runs"]} == {("upper-xfit", 0), ("upper-xfit", 1)}
+    assert only.get("rule") is None and only["settings"] == payload["settings"]
+    upper = {r["fold"]: r["signals"] for r in only["runs"]}
+    assert upper == {r["fold"]: r["signals"] for r in payload["runs"] if r["arm"] == "upper-xfit"}
