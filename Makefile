@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 
 ## Migrate a SQLite database under ./data, seed the demo set, serve on $(HOST):$(PORT).
 demo: install
-	$(BIN)/python -m server.cli seed-demo
+	BACKTAL_HOST=$(HOST) BACKTAL_PORT=$(PORT) $(BIN)/python -m server.cli seed-demo
 	$(BIN)/python -m server.cli serve --with-worker --host $(HOST) --port $(PORT)
 
 serve: install
