@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import sys
 import time
 import zlib
@@ -50,6 +49,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import guided
 import supervision as sup
 
 from model.branches import foreground_beliefs
@@ -174,12 +174,6 @@ def _clicks_of(items: Sequence[VideoItem], fold: int | None) -> dict[str, list[i
     }
 
 
-def _with(items: Sequence[VideoItem], clicks: dict[str, list[int]]) -> list[VideoItem]:
-    return [
-        replace(it, bg_clicks=np.asarray(clicks.get(it.name, []), dtype=np.int64)) for it in items
-    ]
-
-
 def _signals_backtal(model: Any, items: Sequence[VideoItem], post: Any) -> dict[str, list]:
     preds = predict(model, items, post)
     out = {}
@@ -231,7 +225,7 @@ def _task(spec: dict[str, Any], settings: sup.Settings, device: str, threads: in
     else:
         clicks = spec["clicks"] if spec.get("clicks") is not None else _clicks_of(train_items, fold)
         mode = "weak" if source == WEAK else "bg-click"
-        items = _with(train_items, clicks)
+        items = guided._with_clicks(train_items, clicks)
         model_config, config = sup.configs(mode, spec["seed"], settings, items, num_classes, device)
         result = fit(config, model_config, items)
         best_epoch = result.best_epoch
@@ -584,38 +578,20 @@ def run_benchmark(
         )
 
     maybe_choose()
-    if jobs <= 1:
-        while todo := _specs(payload, sim_dirs, arms):
-            spec = todo[0]
-            log(f"seed {spec['seed']} {spec['arm']} fold {spec['fold']}: training")
-            finished(_task(spec, settings, device, threads))
-    else:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            running: dict[Any, tuple[str, int, int | None]] = {}
-            while True:
-                busy = set(running.values())
-                todo = [
-                    s
-                    for s in _specs(payload, sim_dirs, arms)
-                    if (s["arm"], s["seed"], s["fold"]) not in busy
-                ]
-                for spec in todo[: jobs - len(running)]:
-                    log(f"seed {spec['seed']} {spec['arm']} fold {spec['fold']}: training")
-                    running[pool.submit(_task, spec, settings, device, threads)] = (
-                        spec["arm"],
-                        spec["seed"],
-                        spec["fold"],
-                    )
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    del running[future]
-                    finished(future.result())
+    def key(spec: dict[str, Any]) -> tuple[str, int, int | None]:
+        return spec["arm"], spec["seed"], spec["fold"]
+
+    sup.run_pending(
+        lambda busy: [s for s in _specs(payload, sim_dirs, arms) if key(s) not in busy],
+        key,
+        _task,
+        (settings, device, threads),
+        finished,
+        jobs,
+        log,
+        lambda s: f"seed {s['seed']} {s['arm']} fold {s['fold']}",
+    )
     save()
     path = plot_pr(payload, out_dir)
     if path is not None:
@@ -653,9 +629,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if list(args.modes) != list(sup.ALL_MODES):
         raise SystemExit("--modes does not apply here: the sources are fixed")
     settings = replace(sup.settings_from_args(args), modes=("weak", "bg-click"))
-    command = "python bench/click_qa.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
+    command = sup.command_line("click_qa.py", argv)
     started = time.perf_counter()
 
     def log(msg: str) -> None:

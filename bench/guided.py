@@ -50,7 +50,6 @@ import argparse
 import itertools
 import json
 import math
-import shlex
 import sys
 import time
 import zlib
@@ -704,33 +703,20 @@ def run_benchmark(
         )
         save()
 
-    def pending(in_flight: set[tuple[str, int, int | None]]) -> list[dict[str, Any]]:
+    def pending(in_flight: set[Any]) -> list[dict[str, Any]]:
         specs = [s for p in plans for s in p.ready() if _key(s) not in in_flight]
         return sorted(specs, key=lambda s: _priority(s, jobs <= 1))
 
-    if jobs <= 1:
-        while todo := pending(set()):
-            spec = todo[0]
-            log(f"seed {spec['seed']} {spec['arm']} round {spec['round']}: training")
-            finished(_task(spec, settings, options, device, threads))
-    else:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            running: dict[Future[dict[str, Any]], tuple[str, int, int | None]] = {}
-            while True:
-                for spec in pending(set(running.values()))[: jobs - len(running)]:
-                    log(f"seed {spec['seed']} {spec['arm']} round {spec['round']}: training")
-                    future = pool.submit(_task, spec, settings, options, device, threads)
-                    running[future] = _key(spec)
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    del running[future]
-                    finished(future.result())
+    sup.run_pending(
+        pending,
+        _key,
+        _task,
+        (settings, options, device, threads),
+        finished,
+        jobs,
+        log,
+        lambda s: f"seed {s['seed']} {s['arm']} round {s['round']}",
+    )
     order = {arm: i for i, arm in enumerate(ARMS)}
     payload["runs"].sort(key=lambda r: (r["seed"], r["round"] or 0, order[r["arm"]]))
     save()
@@ -1155,9 +1141,7 @@ def options_from_args(args: argparse.Namespace) -> tuple[sup.Settings, GuidedOpt
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings, options = options_from_args(args)
-    command = "python bench/guided.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
+    command = sup.command_line("guided.py", argv)
 
     def log(msg: str) -> None:
         print(msg, flush=True)

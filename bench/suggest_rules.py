@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -370,28 +369,16 @@ def run_benchmark(
         order = {WEAK: 0, A1_ALL: 2, RANDOM_BG: 3}
         return sorted(specs, key=lambda s: (order.get(s["arm"], 1), s["seed"]))
 
-    if jobs <= 1:
-        while todo := pending(set()):
-            log(f"seed {todo[0]['seed']} {todo[0]['arm']}: training")
-            finished(_task(todo[0], settings, device, threads))
-    else:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            running: dict[Any, tuple[str, int]] = {}
-            while True:
-                for spec in pending(set(running.values()))[: jobs - len(running)]:
-                    log(f"seed {spec['seed']} {spec['arm']}: training")
-                    future = pool.submit(_task, spec, settings, device, threads)
-                    running[future] = (spec["arm"], spec["seed"])
-                if not running:
-                    break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in done:
-                    del running[future]
-                    finished(future.result())
+    sup.run_pending(
+        pending,
+        lambda s: (s["arm"], s["seed"]),
+        _task,
+        (settings, device, threads),
+        finished,
+        jobs,
+        log,
+        lambda s: f"seed {s['seed']} {s['arm']}",
+    )
     maybe_choose()
     save()
     return payload
@@ -414,9 +401,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if list(args.modes) != list(sup.ALL_MODES):
         raise SystemExit("--modes does not apply here: the arms are fixed")
     settings = replace(sup.settings_from_args(args), modes=("weak", "bg-click"))
-    command = "python bench/suggest_rules.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
+    command = sup.command_line("suggest_rules.py", argv)
     started = time.perf_counter()
 
     def log(msg: str) -> None:

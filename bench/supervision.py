@@ -38,7 +38,7 @@ import os
 import shlex
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -841,6 +841,53 @@ def ensure_sim(
     return out
 
 
+def command_line(script: str, argv: Sequence[str] | None) -> str:
+    """How the benchmark was started (stored with its results): ``python bench/<script> …``."""
+    args = argv if argv is not None else sys.argv[1:]
+    return f"python bench/{script} " + " ".join(shlex.quote(a) for a in args)
+
+
+def run_pending(
+    pending: Callable[[set[Hashable]], list[dict[str, Any]]],
+    key: Callable[[dict[str, Any]], Hashable],
+    task: Callable[..., dict[str, Any]],
+    task_args: tuple[Any, ...],
+    finished: Callable[[dict[str, Any]], None],
+    jobs: int,
+    log: Callable[[str], None],
+    describe: Callable[[dict[str, Any]], str],
+) -> None:
+    """Run ``task(spec, *task_args)`` for what ``pending`` offers until it offers nothing.
+
+    ``pending(busy)``: the specs ready to run, best first, none whose ``key`` is in ``busy``
+    (a finished run may make new ones ready: the guided rounds are a chain). ``finished``
+    gets each run in this process, in completion order. ``jobs`` <= 1: one at a time here;
+    else that many at once in spawned worker processes (``task`` must be importable; every
+    training seeds itself, so the runs equal a one-process run).
+    """
+    if jobs <= 1:
+        while todo := pending(set()):
+            log(f"{describe(todo[0])}: training")
+            finished(task(todo[0], *task_args))
+        return
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        running: dict[Future[dict[str, Any]], Hashable] = {}
+        while True:
+            for spec in pending(set(running.values()))[: jobs - len(running)]:
+                log(f"{describe(spec)}: training")
+                running[pool.submit(task, spec, *task_args)] = key(spec)
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                del running[future]
+                finished(future.result())
+
+
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(payload, indent=1))
@@ -1145,9 +1192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render(reanalyze(args.out_dir)))
         return 0
     settings = settings_from_args(args)
-    command = "python bench/supervision.py " + " ".join(
-        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
-    )
+    command = command_line("supervision.py", argv)
 
     def log(msg: str) -> None:
         print(msg, flush=True)

@@ -125,23 +125,7 @@ def test_smoke_every_source_rule_on_dev_then_a1_qa(
     # two videos per fold (the real hash puts the tiny set's 1-3 in one fold)
     monkeypatch.setattr(bench, "fold_of", lambda name: int(name[-1]) % 2)
     gt, csv = _inputs(tmp_path)
-    settings = sup.Settings(
-        seeds=(0,),
-        modes=("weak", "bg-click"),
-        feature_dim=16,
-        T=40,
-        limit=None,
-        hidden=8,
-        aux_hidden=8,
-        filter_norm="topk",
-        standardize=True,
-        epochs=2,
-        batch_size=2,
-        lr=1e-3,
-        holdout=0.34,
-        gt_sha=sup._sha256(gt),
-        clicks_sha=sup._sha256(csv),
-    )
+    settings = tiny_thumos.bench_settings(sup.Settings, gt, csv)
     out = tmp_path / "qa"
     logs: list[str] = []
     payload = bench.run_benchmark(settings, gt, csv, out, log=logs.append, min_flags=1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.model.tiny_thumos import write_inputs
+from tests.model.tiny_thumos import bench_settings, write_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,23 +44,7 @@ def _inputs(folder: Path, clicks: list[tuple[str, float]] = A1) -> tuple[Path, P
 
 
 def _settings(gt: Path, clicks: Path, epochs: int = 2):
-    return sup.Settings(
-        seeds=(0,),
-        modes=("weak", "bg-click"),
-        feature_dim=16,
-        T=40,
-        limit=None,
-        hidden=8,
-        aux_hidden=8,
-        filter_norm="topk",
-        standardize=True,
-        epochs=epochs,
-        batch_size=2,
-        lr=1e-3,
-        holdout=0.34,
-        gt_sha=sup._sha256(gt),
-        clicks_sha=sup._sha256(clicks),
-    )
+    return bench_settings(sup.Settings, gt, clicks, epochs=epochs)
 
 
 def _options(error_rate: float = 0.125, **kw):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.model.tiny_thumos import write_inputs
+from tests.model.tiny_thumos import bench_settings, write_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,23 +66,7 @@ def test_smoke_every_arm_choice_then_report(tmp_path: Path) -> None:
         ("video_validation_0000003", 38.0),
     ]
     gt, csv = write_inputs(tmp_path, clicks)
-    settings = sup.Settings(
-        seeds=(0,),
-        modes=("weak", "bg-click"),
-        feature_dim=16,
-        T=40,
-        limit=None,
-        hidden=8,
-        aux_hidden=8,
-        filter_norm="topk",
-        standardize=True,
-        epochs=2,
-        batch_size=2,
-        lr=1e-3,
-        holdout=0.34,
-        gt_sha=sup._sha256(gt),
-        clicks_sha=sup._sha256(csv),
-    )
+    settings = bench_settings(sup.Settings, gt, csv)
     out = tmp_path / "rules"
     logs: list[str] = []
     payload = bench.run_benchmark(settings, gt, csv, out, k=4, log=logs.append)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from model.sim import SimParams
-from tests.model.tiny_thumos import BG, CLASSES, HEADER, write_inputs
+from tests.model.tiny_thumos import BG, CLASSES, HEADER, bench_settings, write_inputs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,23 +36,7 @@ CLICKS_B = [("video_validation_0000003", 35.0)]  # "a second annotator"
 
 
 def _settings(gt: Path, clicks: Path, modes: tuple[str, ...]):
-    return bench.Settings(
-        seeds=(0,),
-        modes=modes,
-        feature_dim=16,
-        T=40,
-        limit=None,
-        hidden=8,
-        aux_hidden=8,
-        filter_norm="topk",
-        standardize=True,
-        epochs=1,
-        batch_size=2,
-        lr=1e-3,
-        holdout=0.34,
-        gt_sha=bench._sha256(gt),
-        clicks_sha=bench._sha256(clicks),
-    )
+    return bench_settings(bench.Settings, gt, clicks, modes=modes, epochs=1)
 
 
 def test_every_mode_runs_and_the_table_is_written(tmp_path: Path) -> None:
