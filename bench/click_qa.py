@@ -305,7 +305,7 @@ def dev_candidates(payload: dict[str, Any]) -> dict[tuple[str, str], tuple[np.nd
     return out
 
 
-def flagged_clicks(
+def unflagged_clicks(
     payload: dict[str, Any], seed: int, rule: dict[str, Any]
 ) -> dict[str, list[int]]:
     """The seed's A1 clicks minus those the rule flags (both folds)."""
@@ -500,7 +500,7 @@ def _specs(
                 continue
             spec = {"arm": arm, "seed": seed, "fold": fold, "sim_dir": str(sim_dir)}
             if arm == A1_QA:
-                spec["clicks"] = flagged_clicks(payload, seed, payload["rule"])
+                spec["clicks"] = unflagged_clicks(payload, seed, payload["rule"])
             out.append(spec)
     order = {UPPER_XFIT: 0, XFIT: 1, WEAK: 2, ACTIVE: 3, A1_QA: 4}
     return sorted(out, key=lambda s: (order[s["arm"]], s["seed"], s["fold"] or 0))
@@ -537,7 +537,7 @@ def run_benchmark(
     sim_dirs = {}
     for seed in settings.seeds:
         sim_dirs[seed] = sup.ensure_sim(settings, gt, clicks, seed, out_dir, log)
-        items, _, _ = sup.load_sim_items(sim_dirs[seed], False)
+        items = guided._metadata_items(sim_dirs[seed])
         payload["clicks"][str(seed)] = click_table(items)
     started = time.perf_counter()
 
