@@ -276,3 +276,18 @@ def flag_click(
         if a + margin_s <= t_s <= b - margin_s
     ]
     return flags
+
+
+def edge_distance(t_s: float, start_s: float, end_s: float) -> tuple[float, str]:
+    """How far ``t_s`` lies inside ``[start_s, end_s]`` and which edge is nearer.
+
+    Returns ``(depth_s, edge)``: ``depth_s = min(t − start, end − t)`` (negative outside the
+    segment), ``edge`` "start" or "end" (the nearer one; "start" on a tie). A reviewer deciding
+    whether a flagged click is wrong needs this: most clicks of a human annotator that fall
+    inside an action lie within a fraction of a second of its edge (docs/guided.md).
+    """
+    to_start = t_s - start_s
+    to_end = end_s - t_s
+    if to_start <= to_end:
+        return float(to_start), "start"
+    return float(to_end), "end"

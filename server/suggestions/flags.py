@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from model.suggest import GTSegmentT, SegmentT, flag_click
+from model.suggest import ClickFlag, GTSegmentT, SegmentT, edge_distance, flag_click
 from server.config import Settings
 from server.errors import Forbidden, NotFound, Unprocessable
 from server.models import (
@@ -126,20 +126,24 @@ def scan_clicks(
                 frame_index=click.frame_index,
                 created_at=click.created_at,
                 kept=click.id in kept,
-                flags=[
-                    FlagOut(
-                        reason=f.reason,
-                        class_id=f.class_index,
-                        class_name=names.get(f.class_index, "?"),
-                        start_s=f.start_s,
-                        end_s=f.end_s,
-                        score=f.score,
-                    )
-                    for f in flags
-                ],
+                flags=[_flag_out(click.t_s, f, names) for f in flags],
             )
         )
     return scan
+
+
+def _flag_out(t_s: float, flag: ClickFlag, names: dict[int, str]) -> FlagOut:
+    depth_s, edge = edge_distance(t_s, flag.start_s, flag.end_s)
+    return FlagOut(
+        reason=flag.reason,
+        class_id=flag.class_index,
+        class_name=names.get(flag.class_index, "?"),
+        start_s=flag.start_s,
+        end_s=flag.end_s,
+        score=flag.score,
+        depth_s=round(depth_s, 6),
+        nearest_edge=edge,
+    )
 
 
 def click_flags(

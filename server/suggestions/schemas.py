@@ -53,6 +53,10 @@ class FlagOut(Schema):
     start_s: float
     end_s: float
     score: float | None = Field(description="The predicted segment's score; None for GT.")
+    depth_s: float = Field(
+        description="How far inside the segment the click lies: its distance to the nearer edge."
+    )
+    nearest_edge: Literal["start", "end"] = Field(description="The segment edge nearer the click.")
 
 
 class FlaggedClickOut(Schema):

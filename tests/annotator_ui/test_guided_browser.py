@@ -4,6 +4,7 @@ and deletes flagged clicks; the quality table shows what the API says."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,6 @@ def test_review_page_keeps_and_deletes_flagged_clicks(
         ),
         page=page,
     )
-    page.screenshot(path=str(screenshot_dir / "review.png"), full_page=True)
     page.keyboard.press("k")  # keep
     page.wait_for_function("() => document.getElementById('review').dataset.flags === '1'")
     assert rows.nth(0).get_attribute("data-click-id") == str(b_in["id"])
@@ -172,6 +172,91 @@ def test_review_page_keeps_and_deletes_flagged_clicks(
     # annotators get the 403 page
     other = open_page(alice, "/admin/review")
     assert "Admins only" in other.content()
+
+
+_CONTEXT_PIXEL = """([x, y]) => {
+    const c = document.getElementById('context-timeline');
+    const k = c.width / c.clientWidth;
+    const px = c.getContext('2d').getImageData(Math.floor(x * k), Math.floor(y * k), 1, 1);
+    return Array.from(px.data);
+}"""
+
+
+def test_review_context_shows_the_moment_and_loops_it(
+    app, client, admin, alice, bob, clip_bytes, open_page, screenshot_dir: Path
+):
+    world, (a_in, _, a_out) = _flag_world(app, client, admin, alice, bob, clip_bytes)
+    vid, (c0, _) = world["video"]["id"], world["classes"]
+    from server.db import session_scope
+    from server.models import GroundTruthSegment
+
+    with session_scope(app.state.sessionmaker) as s:  # imported GT: drawn in its own lane
+        s.add(GroundTruthSegment(video_id=vid, class_id=c0, start_s=1.6, end_s=2.4))
+    page = open_page(admin, "/admin/review")
+    page.wait_for_function("() => document.getElementById('review').dataset.loaded === '1'")
+    first = page.locator("#flags-table tbody tr").nth(0)
+    assert first.get_attribute("data-click-id") == str(a_in["id"])
+    # 1.5 s in the predicted [1.0, 2.5]: 0.5 s after its start (the API's depth_s, by hand)
+    assert "0.50 s after its start" in first.inner_text()
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        f"() => document.getElementById('review').dataset.context === '{a_in['id']}'"
+    )
+    canvas = page.locator("#context-timeline")
+    duration = world["video"]["duration_s"]
+    lo, hi = max(0.0, 1.5 - 5), min(duration, 1.5 + 5)  # the click ± 5 s, inside the video
+    page.wait_for_function(
+        f"() => document.getElementById('context-timeline').dataset.view === '{lo:.3f},{hi:.3f}'"
+    )
+    width = page.evaluate("() => document.getElementById('context-timeline').clientWidth")
+
+    def x(t: float) -> float:
+        return GUTTER + (t - lo) / (hi - lo) * (width - GUTTER - PAD_RIGHT)
+
+    drawn = json.loads(canvas.get_attribute("data-segments") or "[]")
+    assert sorted((d["class_id"], d["start_s"], d["end_s"]) for d in drawn) == sorted(
+        [(c0, 1.0, 2.5), (world["classes"][1], 2.9, 3.6)]
+    )
+    bounce = next(d for d in drawn if d["class_id"] == c0)
+    assert abs(bounce["x0"] - x(1.0)) < 1.0 and abs(bounce["x1"] - x(2.5)) < 1.0
+    # the flagged click is the highlighted one in the clicks lane (ruler 22 px, clicks 30 px);
+    # the unflagged 0.4 s click is drawn but not highlighted
+    band = page.evaluate(_CONTEXT_PIXEL, [x(1.5) + 4, 44])
+    plain = page.evaluate(_CONTEXT_PIXEL, [x(0.4) + 4, 44])
+    assert band[0] >= 250 and 220 <= band[1] <= 240 and 130 <= band[2] <= 160, band
+    assert all(v >= 250 for v in plain[:3]), (plain, a_out)
+    # lanes: ruler 22, clicks 30, GT 14 per class, predictions 18 per class (no curves here)
+    height = page.evaluate("() => document.getElementById('context-timeline').clientHeight")
+    assert height == 22 + 30 + 2 * 14 + 2 * 18 + 2
+    gt_in = page.evaluate(_CONTEXT_PIXEL, [x(2.0), 22 + 30 + 7])  # GT · Bounce lane
+    gt_out = page.evaluate(_CONTEXT_PIXEL, [x(1.3), 22 + 30 + 7])
+    assert gt_in[:3] == [0xD9, 0x48, 0x0F], gt_in  # timeline.js CLASS_COLORS[0]
+    assert gt_out[:3] == [0xF8, 0xF9, 0xFA], gt_out  # the lane's background
+    page.screenshot(path=str(screenshot_dir / "review.png"), full_page=True)
+
+    def video_time() -> float:
+        return float(page.evaluate("document.getElementById('review-video').currentTime"))
+
+    # a click on the context timeline seeks the video there
+    canvas.click(position={"x": x(2.0), "y": 10})
+    poll(lambda: abs(video_time() - 2.0) < 0.05, page=page)
+    # L loops the click ± 1.5 s: the video plays to 3.0 s and starts again at 0.0 s
+    page.keyboard.press("l")
+    page.wait_for_function(
+        "() => document.getElementById('review').dataset.looping === '0.000,3.000'"
+    )
+    seen: list[float] = []
+
+    def wrapped() -> bool:
+        seen.append(video_time())
+        return any(a > 2.5 and b < a - 1.5 for a, b in itertools.pairwise(seen))
+
+    poll(wrapped, timeout=15.0, page=page)
+    assert max(seen) <= 3.0 + 0.3, seen  # checked every animation frame: a frame or two late
+    page.keyboard.press("l")
+    page.wait_for_function("() => document.getElementById('review').dataset.looping === ''")
+    assert page.evaluate("document.getElementById('review-video').paused") is True
+    assert page.js_errors == []
 
 
 def test_quality_table_matches_the_api(app, client, admin, alice, bob, clip_bytes, open_page):

@@ -18,6 +18,7 @@ from model.suggest import (
     ClickFlag,
     SuggestConfig,
     Suggestion,
+    edge_distance,
     flag_click,
     near_any,
     pick_peaks,
@@ -139,6 +140,15 @@ def test_near_any_is_strict() -> None:
     assert near_any(np.array([1.0, 2.0, 5.0]), [2.5], 1.0).tolist() == [False, True, False]
     assert near_any(np.array([1.5]), [2.5], 1.0).tolist() == [False]  # exactly 1 s: not near
     assert near_any(np.array([1.0]), [], 1.0).tolist() == [False]
+
+
+def test_edge_distance_by_hand() -> None:
+    assert edge_distance(1.5, 1.0, 2.5) == (0.5, "start")
+    assert edge_distance(2.25, 1.0, 2.5) == (0.25, "end")
+    assert edge_distance(1.75, 1.0, 2.5) == (0.75, "start")  # the middle: a tie goes to the start
+    assert edge_distance(1.0, 1.0, 2.5) == (0.0, "start")  # on the edge
+    assert edge_distance(0.5, 1.0, 2.5) == (-0.5, "start")  # outside, before
+    assert edge_distance(3.0, 1.0, 2.5) == (-0.5, "end")  # outside, after
 
 
 def test_flag_click_by_hand() -> None:

@@ -1,8 +1,14 @@
 // The admin's review page: flagged clicks of the active model version, one key each:
-// ↓/↑ select, Enter jump to the moment (the video below seeks there), K keep, D delete.
+// ↓/↑ select, Enter jump to the moment (the video seeks there and the context timeline shows
+// the seconds around it: every click, imported ground truth, the version's predicted segments
+// and the flagged class's activation), L loop the moment, K keep, D delete.
+// Why the context: most wrong background clicks of a human annotator lie within a fraction of
+// a second of an action's edge, where no model decides reliably (docs/guided.md, "Click QA"),
+// so the page helps the reviewer see which side of the edge the click is on.
 
-import { api } from "./api.js";
-import { formatTime } from "./timebase.js";
+import { api, apiOptional } from "./api.js";
+import { clamp, formatTime } from "./timebase.js";
+import { Timeline, annotatorColor } from "./timeline.js";
 
 const root = document.getElementById("review");
 const $ = (id) => document.getElementById(id);
@@ -12,18 +18,31 @@ const video = $("review-video");
 let items = [];
 let selected = 0;
 let version = null;
+let classes = [];
+let timeline = null;
+let shown = null; // the item whose context is on screen
+let loop = null; // {t0, t1} while the moment loops
+const contexts = new Map(); // video id → {video, predictions, gt, clicks} (a promise)
+
+const CONTEXT_S = 5; // the context timeline shows the click ± this many seconds
+const LOOP_S = 1.5; // L plays the click ± this many seconds, over and over
 
 function say(text, isError = false) {
   statusEl.textContent = text;
   statusEl.classList.toggle("error", isError);
 }
 
+// "0.30 s after its start" / "0.30 s before its end": where the click sits in the segment.
+function depth(f) {
+  return `${f.depth_s.toFixed(2)} s ${f.nearest_edge === "start" ? "after its start" : "before its end"}`;
+}
+
 function why(item) {
   return item.flags
     .map((f) =>
       f.reason === "inside_prediction"
-        ? `inside predicted ${f.class_name} ${formatTime(f.start_s)}–${formatTime(f.end_s)} (score ${f.score.toFixed(2)})`
-        : `inside ground truth ${f.class_name} ${formatTime(f.start_s)}–${formatTime(f.end_s)}`,
+        ? `inside predicted ${f.class_name} ${formatTime(f.start_s)}–${formatTime(f.end_s)} (score ${f.score.toFixed(2)}), ${depth(f)}`
+        : `inside ground truth ${f.class_name} ${formatTime(f.start_s)}–${formatTime(f.end_s)}, ${depth(f)}`,
     )
     .join("; ");
 }
@@ -86,6 +105,7 @@ function jump(i = selected) {
   const item = items[i];
   if (!item) return;
   selected = i;
+  stopLoop();
   render();
   const src = `/media/videos/${item.video_id}`;
   const seekThere = () => {
@@ -104,12 +124,123 @@ function jump(i = selected) {
   a.href = `/videos/${item.video_id}`;
   a.textContent = "Open the video";
   $("review-caption").append(a);
-  say(`Click ${item.click_id}: ${why(item)}. K keeps it, D deletes it.`);
+  say(`Click ${item.click_id}: ${why(item)}. L loops the moment, K keeps it, D deletes it.`);
+  showContext(item);
 }
+
+// ------------------------------------------------------------------ context timeline
+function context(videoId) {
+  if (!contexts.has(videoId)) {
+    const got = Promise.all([
+      api(`/videos/${videoId}`),
+      apiOptional(`/videos/${videoId}/predictions?model_version=${version ?? "active"}`),
+      apiOptional(`/videos/${videoId}/ground-truth`),
+      api(`/videos/${videoId}/clicks`),
+    ]).then(([detail, predictions, gt, clicks]) => ({ detail, predictions, gt: gt || [], clicks }));
+    got.catch(() => contexts.delete(videoId)); // a failed load is retried on the next jump
+    contexts.set(videoId, got);
+  }
+  return contexts.get(videoId);
+}
+
+async function showContext(item) {
+  shown = item;
+  const box = $("review-context");
+  let ctx;
+  try {
+    ctx = await context(item.video_id);
+  } catch (e) {
+    if (shown === item) say(`Could not load the moment's context: ${e.detail || e.message}`, true);
+    return;
+  }
+  if (shown !== item) return; // the reviewer moved on meanwhile
+  box.hidden = false;
+  const { detail, predictions, gt, clicks } = ctx;
+  if (!timeline) {
+    timeline = new Timeline($("context-timeline"), {
+      duration: detail.duration_s,
+      fps: detail.fps,
+      onSeek: (t) => {
+        stopLoop();
+        video.currentTime = t;
+      },
+      onSelect: (c) => {
+        stopLoop();
+        video.currentTime = c.t_s;
+      },
+    });
+    timeline.set({ colorFor: (c) => annotatorColor(c.annotator_id), classes });
+  }
+  const flag = item.flags[0];
+  const hasPred = predictions && predictions.model_version_id != null;
+  const hasCurve = hasPred && Boolean(predictions.curves?.classes?.[String(flag.class_id)]);
+  timeline.set({
+    duration: detail.duration_s,
+    fps: detail.fps,
+    clicks: clicks
+      .filter((c) => !c.deleted)
+      .map((c) => ({ ...c, key: `id${c.id}`, state: "saved" })),
+    selectedKey: `id${item.click_id}`,
+    segments: hasPred ? predictions.segments : null,
+    curves: hasPred ? predictions.curves : null,
+    curveClass: flag.class_id,
+    gt,
+    showGT: gt.length > 0,
+  });
+  timeline.setView(item.t_s - CONTEXT_S, item.t_s + CONTEXT_S);
+  timeline.setTime(item.t_s);
+  $("context-caption").textContent =
+    `${formatTime(Math.max(0, item.t_s - CONTEXT_S))}–${formatTime(Math.min(detail.duration_s, item.t_s + CONTEXT_S))} of ${item.video_title}: ` +
+    `every click (the flagged one highlighted)${gt.length ? ", imported ground truth" : ""}, ` +
+    `${hasPred ? `model version ${predictions.model_version_id}'s segments${hasCurve ? ` and its ${flag.class_name} activation` : ""}` : "no predictions"}. ` +
+    "Click to seek; L loops the moment.";
+  root.dataset.context = String(item.click_id);
+}
+
+// ------------------------------------------------------------------ loop the moment
+function stopLoop() {
+  if (!loop) return;
+  loop = null;
+  video.pause();
+  root.dataset.looping = "";
+}
+
+function toggleLoop() {
+  const item = items[selected];
+  if (!item) return;
+  if (loop) {
+    stopLoop();
+    say("Stopped looping.");
+    return;
+  }
+  if (root.dataset.jumped !== String(item.click_id)) jump(selected);
+  const end = Number.isFinite(video.duration) ? video.duration : item.t_s + LOOP_S;
+  loop = { t0: Math.max(0, item.t_s - LOOP_S), t1: clamp(item.t_s + LOOP_S, 0, end) };
+  video.currentTime = loop.t0;
+  video.play().catch((e) => say(`Cannot play: ${e.message}`, true));
+  root.dataset.looping = `${loop.t0.toFixed(3)},${loop.t1.toFixed(3)}`;
+  say(`Looping ${formatTime(loop.t0)}–${formatTime(loop.t1)} around the click; L again stops.`);
+}
+
+function onTick() {
+  if (loop && (video.currentTime >= loop.t1 || video.ended)) {
+    video.currentTime = loop.t0;
+    if (video.paused) video.play().catch(() => {});
+  }
+  if (timeline) timeline.setTime(video.currentTime);
+}
+
+video.addEventListener("timeupdate", onTick);
+(function frame() {
+  // timeupdate fires every ~250 ms: check more often while looping so the loop ends on time
+  if (loop && !video.paused) onTick();
+  requestAnimationFrame(frame);
+})();
 
 async function keep(i = selected) {
   const item = items[i];
   if (!item) return;
+  stopLoop();
   try {
     await api(`/click-flags/${item.click_id}/keep?model_version=${version ?? "active"}`, { method: "POST" });
     items.splice(i, 1);
@@ -123,8 +254,10 @@ async function keep(i = selected) {
 async function remove(i = selected) {
   const item = items[i];
   if (!item) return;
+  stopLoop();
   try {
     await api(`/clicks/${item.click_id}`, { method: "DELETE" });
+    contexts.delete(item.video_id); // its clicks changed
     items.splice(i, 1);
     render();
     say(`Deleted ${item.annotator_name}'s click at ${formatTime(item.t_s)} in ${item.video_title}.`);
@@ -146,6 +279,7 @@ document.addEventListener("keydown", (ev) => {
     selected = Math.max(0, selected - 1);
     render();
   } else if (key === "Enter") jump();
+  else if (key === "l" || key === "L") toggleLoop();
   else if (key === "k" || key === "K") keep();
   else if (key === "d" || key === "D" || key === "Delete") remove();
   else handled = false;
@@ -154,8 +288,9 @@ document.addEventListener("keydown", (ev) => {
 
 async function start() {
   try {
-    const body = await api("/click-flags?model_version=active&limit=1000");
+    const [body, cls] = await Promise.all([api("/click-flags?model_version=active&limit=1000"), api("/classes")]);
     version = body.model_version_id;
+    classes = cls;
     items = body.items;
     render();
     root.dataset.loaded = "1";

@@ -220,6 +220,8 @@ def test_flags_per_version_own_only_keep_and_delete(app, client, admin, alice, b
         "start_s": 1.0,
         "end_s": 2.5,
         "score": 0.9,
+        "depth_s": 0.5,  # 1.5 s: 0.5 s after the start, 1.0 s before the end
+        "nearest_edge": "start",
     }
     assert (
         client.get(f"/api/v1/click-flags?annotator_id={bob.id}", headers=alice.h).status_code == 403
@@ -228,6 +230,8 @@ def test_flags_per_version_own_only_keep_and_delete(app, client, admin, alice, b
     assert sorted(i["click_id"] for i in every["items"]) == sorted([a_in["id"], b_in["id"]])
     assert a_weak["id"] not in [i["click_id"] for i in every["items"]]
     assert a_edge["id"] not in [i["click_id"] for i in every["items"]]
+    (b_flag,) = next(i for i in every["items"] if i["click_id"] == b_in["id"])["flags"]
+    assert (b_flag["depth_s"], b_flag["nearest_edge"]) == (0.5, "end")  # 2.0 in [1.0, 2.5]
     # keep one (admin), delete the other: neither is listed again under this version
     r = client.post(f"/api/v1/click-flags/{a_in['id']}/keep", headers=admin.h)
     assert r.status_code == 200 and r.json() == {"click_id": a_in["id"], "model_version_id": old}
@@ -254,6 +258,8 @@ def test_flags_per_version_own_only_keep_and_delete(app, client, admin, alice, b
         (a_edge["id"], ["inside_ground_truth"]),
         (a_weak["id"], ["inside_prediction"]),
     ]
+    gt_flag = items[0]["flags"][0]  # 1.1 s in the GT [0.0, 1.4]: 0.3 s before its end
+    assert (round(gt_flag["depth_s"], 6), gt_flag["nearest_edge"]) == (0.3, "end")
     assert v2  # the other video has no clicks: nothing listed for it
 
 
