@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model.suggest import REASONS as SUGGEST_REASONS
+
 MiB = 1024 * 1024
 
 
@@ -108,12 +110,38 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="No suggestion this close to a background click."
     )
     suggest_min_score: float = Field(default=0.2, ge=0, description="Weakest suggestion offered.")
+    suggest_reasons: str = Field(
+        default=",".join(SUGGEST_REASONS),
+        description="Comma-separated signals a suggestion may come from; the others are not "
+        "offered (docs/guided.md has what each signal's clicks did on the benchmark).",
+    )
     qa_min_score: float = Field(
         default=0.5, description="A predicted segment this confident flags clicks inside it."
     )
     qa_margin_s: float = Field(
         default=0.2, ge=0, description="Clicks this close to a segment's edge are not flagged."
     )
+
+    @field_validator("suggest_reasons")
+    @classmethod
+    def _known_reasons(cls, v: str) -> str:
+        names = [n.strip() for n in v.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(SUGGEST_REASONS))
+        if unknown:
+            raise ValueError(
+                f"unknown suggestion signal {', '.join(unknown)}: "
+                f"choose from {', '.join(SUGGEST_REASONS)}"
+            )
+        if not names:
+            raise ValueError(
+                "name at least one suggestion signal (BACKTAL_SUGGEST_PER_VIDEO=0 turns "
+                "suggestions off)"
+            )
+        return ",".join(dict.fromkeys(names))
+
+    @property
+    def suggest_reason_set(self) -> frozenset[str]:
+        return frozenset(self.suggest_reasons.split(","))
 
     @field_validator("media_dir")
     @classmethod

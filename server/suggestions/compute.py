@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from model.suggest import SuggestConfig
+from model.suggest import REASONS, SuggestConfig
 from model.suggest import Suggestion as RankedMoment
 from server.config import Settings
 from server.models import Click, ClickKind, Suggestion
@@ -27,6 +27,7 @@ def suggest_config(settings: Settings) -> SuggestConfig:
         min_spacing_s=settings.suggest_min_spacing_s,
         click_radius_s=settings.suggest_click_radius_s,
         min_score=settings.suggest_min_score,
+        weights={r: 1.0 if r in settings.suggest_reason_set else 0.0 for r in REASONS},
     )
 
 

@@ -29,7 +29,7 @@ def get_suggestions(
     session: SessionDep,
     model_version: VersionQuery = "active",
 ) -> VideoSuggestions:
-    """Moments where a background click would teach the model most, open for the caller."""
+    """Moments the active model is unsure about (is it action?), open for the caller."""
     settings: Settings = request.app.state.settings
     get_live_video(session, video_id)
     return service.video_suggestions(

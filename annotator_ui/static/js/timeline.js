@@ -1,5 +1,5 @@
-// The canvas timeline under the video: ruler, clicks, suggestions (hollow markers: where a
-// background click would teach the model most), ground truth, predicted segments per class
+// The canvas timeline under the video: ruler, clicks, suggestions (hollow markers: moments
+// the model is unsure about), ground truth, predicted segments per class
 // (shaded by score), the activation curve of one class, the playhead.
 // Wheel zooms around the pointer, drag pans, a click seeks (or selects a click marker),
 // hovering shows the thumbnail of that moment.
