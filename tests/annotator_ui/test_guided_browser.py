@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.annotator_ui.helpers import ROOT, current_time, poll, wait_annotate_ready
+from tests.annotator_ui.helpers import ROOT, current_time, poll, seek, wait_annotate_ready
 from tests.server.helpers import upload
 from tests.server.suggestions.seed import add_version
 
@@ -174,6 +174,51 @@ def test_review_page_keeps_and_deletes_flagged_clicks(
     assert "Admins only" in other.content()
 
 
+def test_annotator_sees_own_flags_on_the_annotate_page(
+    app, client, admin, alice, bob, clip_bytes, open_page
+):
+    world, (a_in, b_in, a_out) = _flag_world(app, client, admin, alice, bob, clip_bytes)
+    vid, duration = world["video"]["id"], world["video"]["duration_s"]
+    page = open_page(alice, f"/videos/{vid}")
+    wait_annotate_ready(page)
+    page.wait_for_function(f"() => {ROOT}.layers === '1' && {ROOT}.flags === '1'")
+    flagged = page.locator("#click-list li[data-flagged='1']")
+    assert flagged.count() == 1 and flagged.get_attribute("data-click-id") == str(a_in["id"])
+    badge = flagged.locator(".badge.flag").get_attribute("title") or ""
+    assert "inside predicted Bounce 0:01.00–0:02.50 (score 0.92), 0.50 s after its start" in badge
+    outside = page.locator(f"#click-list li[data-click-id='{a_out['id']}']")
+    assert outside.get_attribute("data-flagged") is None
+    assert page.locator(f"#click-list li[data-click-id='{b_in['id']}']").count() == 0  # bob's
+    # on the timeline: a "!" beside the flagged click's marker (whole video in view)
+    width = page.evaluate("() => document.getElementById('timeline').clientWidth")
+    (mark,) = json.loads(page.locator("#timeline").get_attribute("data-flagged") or "[]")
+    assert mark["id"] == a_in["id"]
+    assert abs(mark["x"] - (GUTTER + 1.5 / duration * (width - GUTTER - PAD_RIGHT) + 8)) < 1.0
+    # selecting it says why
+    flagged.locator("button").click()
+    assert "Check it — inside predicted Bounce" in page.locator("#status").inner_text()
+    # a new click inside the segment is checked once saved; deleting one takes its flag away
+    seek(page, 2.0)
+    page.keyboard.press("b")
+    page.wait_for_function(f"() => {ROOT}.pending === '0' && {ROOT}.flags === '2'")
+    flagged.first.locator("button").click()  # the 1.5 s one (time order)
+    page.keyboard.press("Delete")
+    page.wait_for_function(f"() => {ROOT}.flags === '1' && {ROOT}.clicks === '2'")
+    (left,) = [
+        li.get_attribute("data-click-id")
+        for li in page.locator("#click-list li[data-flagged='1']").all()
+    ]
+    api = client.get(f"/api/v1/click-flags?video_id={vid}", headers=alice.h).json()
+    assert [str(i["click_id"]) for i in api["items"]] == [left]
+    # the admin sees everyone's flags: alice's new click and bob's
+    other = open_page(admin, f"/videos/{vid}")
+    wait_annotate_ready(other)
+    other.wait_for_function(f"() => {ROOT}.layers === '1' && {ROOT}.flags === '2'")
+    ids = {li.get_attribute("data-click-id") for li in other.locator("li[data-flagged]").all()}
+    assert ids == {left, str(b_in["id"])}
+    assert page.js_errors == [] and other.js_errors == []
+
+
 _CONTEXT_PIXEL = """([x, y]) => {
     const c = document.getElementById('context-timeline');
     const k = c.width / c.clientWidth;
@@ -185,7 +230,7 @@ _CONTEXT_PIXEL = """([x, y]) => {
 def test_review_context_shows_the_moment_and_loops_it(
     app, client, admin, alice, bob, clip_bytes, open_page, screenshot_dir: Path
 ):
-    world, (a_in, _, a_out) = _flag_world(app, client, admin, alice, bob, clip_bytes)
+    world, (a_in, b_in, a_out) = _flag_world(app, client, admin, alice, bob, clip_bytes)
     vid, (c0, _) = world["video"]["id"], world["classes"]
     from server.db import session_scope
     from server.models import GroundTruthSegment
@@ -219,12 +264,15 @@ def test_review_context_shows_the_moment_and_loops_it(
     )
     bounce = next(d for d in drawn if d["class_id"] == c0)
     assert abs(bounce["x0"] - x(1.0)) < 1.0 and abs(bounce["x1"] - x(2.5)) < 1.0
-    # the flagged click is the highlighted one in the clicks lane (ruler 22 px, clicks 30 px);
-    # the unflagged 0.4 s click is drawn but not highlighted
-    band = page.evaluate(_CONTEXT_PIXEL, [x(1.5) + 4, 44])
-    plain = page.evaluate(_CONTEXT_PIXEL, [x(0.4) + 4, 44])
+    # the selected click is the highlighted one in the clicks lane (ruler 22 px, clicks 30 px),
+    # left of its line (the flag's "!" disc sits right of it); the unflagged 0.4 s click is
+    # drawn but neither highlighted nor marked; bob's flagged 2.2 s click is marked
+    band = page.evaluate(_CONTEXT_PIXEL, [x(1.5) - 4, 44])
+    plain = page.evaluate(_CONTEXT_PIXEL, [x(0.4) - 4, 44])
     assert band[0] >= 250 and 220 <= band[1] <= 240 and 130 <= band[2] <= 160, band
     assert all(v >= 250 for v in plain[:3]), (plain, a_out)
+    marks = json.loads(canvas.get_attribute("data-flagged") or "[]")
+    assert sorted(m["id"] for m in marks) == sorted([a_in["id"], b_in["id"]])
     # lanes: ruler 22, clicks 30, GT 14 per class, predictions 18 per class (no curves here)
     height = page.evaluate("() => document.getElementById('context-timeline').clientHeight")
     assert height == 22 + 30 + 2 * 14 + 2 * 18 + 2

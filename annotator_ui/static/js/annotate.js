@@ -2,6 +2,7 @@
 
 import { api, apiOptional, blobUrl } from "./api.js";
 import { ClickStore } from "./clicks.js";
+import { flagsText } from "./flags.js";
 import { annotatorColor, classColor, Timeline } from "./timeline.js";
 import { clamp, formatTime, frameIndex, frameSeekTime, stepFrames, stepSeconds } from "./timebase.js";
 
@@ -28,6 +29,11 @@ const ARM_MS = 4000;
 let suggestions = []; // my open suggestions of the active model version, in time order
 let suggestionRadius = 1.0; // a background click this close answers a suggestion (server's)
 let currentSuggestion = null; // the one I jumped to with S / Shift+S (or on the timeline)
+// Click QA: click id → its flags (inside a confident predicted segment of the active version,
+// or inside imported ground truth); my clicks' only, everyone's for an admin (the API decides)
+let flags = new Map();
+let flagsFor = null; // the saved click ids the flags were computed for ("1,4,9")
+let flagsTimer = 0;
 
 function say(text, isError = false) {
   statusEl.textContent = text;
@@ -90,13 +96,56 @@ function renderClicks() {
         s.textContent = c.state === "sending" ? "sending" : "pending";
         b.append(" ", s);
       }
+      const flagged = c.id ? flags.get(c.id) : null;
+      if (flagged) {
+        li.dataset.flagged = "1";
+        const s = document.createElement("span");
+        s.className = "badge flag";
+        s.textContent = "check";
+        s.title = `Looks like action: ${flagsText(flagged)}`;
+        b.append(" ", s);
+        b.setAttribute("aria-description", s.title);
+      }
       b.addEventListener("click", () => select(c.key, { seekTo: true }));
       li.append(b);
       return li;
     }),
   );
   $("delete-selected").disabled = !selectedKey;
-  timeline.set({ clicks: list, selectedKey });
+  timeline.set({ clicks: list, selectedKey, flagged: new Set(flags.keys()) });
+  refreshFlagsSoon();
+}
+
+function savedClickIds() {
+  return store
+    .visible()
+    .filter((c) => c.id && c.state === "saved")
+    .map((c) => c.id)
+    .sort((a, b) => a - b)
+    .join(",");
+}
+
+async function loadFlags() {
+  const ids = savedClickIds();
+  let got = null;
+  try {
+    got = await apiOptional(`/click-flags?video_id=${V.id}&model_version=active&limit=1000`);
+  } catch (e) {
+    say(`Click checks not loaded: ${e.detail || e.message}`, true);
+  }
+  flagsFor = ids;
+  flags = new Map((got ? got.items : []).map((item) => [item.click_id, item]));
+  root.dataset.flags = String(flags.size);
+  root.dataset.flagsFor = ids;
+  renderClicks();
+}
+
+// Flags are computed when asked: check again once the saved clicks changed (a new click may
+// lie inside a predicted segment; a deleted one takes its flag with it).
+function refreshFlagsSoon() {
+  if (flagsFor === null || savedClickIds() === flagsFor) return;
+  clearTimeout(flagsTimer);
+  flagsTimer = setTimeout(loadFlags, 300);
 }
 
 function select(key, { seekTo = false } = {}) {
@@ -107,7 +156,9 @@ function select(key, { seekTo = false } = {}) {
     seek(c.t_s);
   }
   renderClicks();
-  if (c) say(`Selected the click at ${formatTime(c.t_s)}. Delete removes it.`);
+  const flagged = c && c.id ? flags.get(c.id) : null;
+  if (flagged) say(`Selected the click at ${formatTime(c.t_s)}. Check it — ${flagsText(flagged)}. Delete removes it.`);
+  else if (c) say(`Selected the click at ${formatTime(c.t_s)}. Delete removes it.`);
 }
 
 // The click time: the playhead, minus the reaction offset while playing.
@@ -588,7 +639,7 @@ async function start() {
     say(`Could not load the annotations: ${e.detail || e.message}`, true);
     return;
   }
-  await Promise.all([loadPredictions(), loadGroundTruth(), loadThumbnails(), loadSuggestions()]);
+  await Promise.all([loadPredictions(), loadGroundTruth(), loadThumbnails(), loadSuggestions(), loadFlags()]);
   root.dataset.layers = "1";
 }
 

@@ -7,6 +7,7 @@
 // so the page helps the reviewer see which side of the edge the click is on.
 
 import { api, apiOptional } from "./api.js";
+import { flagsText } from "./flags.js";
 import { clamp, formatTime } from "./timebase.js";
 import { Timeline, annotatorColor } from "./timeline.js";
 
@@ -30,21 +31,6 @@ const LOOP_S = 1.5; // L plays the click ± this many seconds, over and over
 function say(text, isError = false) {
   statusEl.textContent = text;
   statusEl.classList.toggle("error", isError);
-}
-
-// "0.30 s after its start" / "0.30 s before its end": where the click sits in the segment.
-function depth(f) {
-  return `${f.depth_s.toFixed(2)} s ${f.nearest_edge === "start" ? "after its start" : "before its end"}`;
-}
-
-function why(item) {
-  return item.flags
-    .map((f) =>
-      f.reason === "inside_prediction"
-        ? `inside predicted ${f.class_name} ${formatTime(f.start_s)}–${formatTime(f.end_s)} (score ${f.score.toFixed(2)}), ${depth(f)}`
-        : `inside ground truth ${f.class_name} ${formatTime(f.start_s)}–${formatTime(f.end_s)}, ${depth(f)}`,
-    )
-    .join("; ");
 }
 
 function button(text, key, onClick) {
@@ -79,7 +65,7 @@ function render() {
       tr.dataset.clickId = String(item.click_id);
       tr.setAttribute("aria-selected", String(i === selected));
       if (i === selected) tr.classList.add("selected");
-      for (const v of [item.video_title, item.annotator_name, `${formatTime(item.t_s)} · frame ${item.frame_index}`, why(item)]) {
+      for (const v of [item.video_title, item.annotator_name, `${formatTime(item.t_s)} · frame ${item.frame_index}`, flagsText(item)]) {
         const td = document.createElement("td");
         td.textContent = v;
         tr.append(td);
@@ -124,7 +110,7 @@ function jump(i = selected) {
   a.href = `/videos/${item.video_id}`;
   a.textContent = "Open the video";
   $("review-caption").append(a);
-  say(`Click ${item.click_id}: ${why(item)}. L loops the moment, K keeps it, D deletes it.`);
+  say(`Click ${item.click_id}: ${flagsText(item)}. L loops the moment, K keeps it, D deletes it.`);
   showContext(item);
 }
 
@@ -181,6 +167,7 @@ async function showContext(item) {
       .filter((c) => !c.deleted)
       .map((c) => ({ ...c, key: `id${c.id}`, state: "saved" })),
     selectedKey: `id${item.click_id}`,
+    flagged: new Set(items.filter((i) => i.video_id === item.video_id).map((i) => i.click_id)),
     segments: hasPred ? predictions.segments : null,
     curves: hasPred ? predictions.curves : null,
     curveClass: flag.class_id,

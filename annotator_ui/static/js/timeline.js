@@ -10,6 +10,7 @@ export const CLASS_COLORS = ["#d9480f", "#1971c2", "#2b8a3e", "#9c36b5", "#e6770
 export const ANNOTATOR_COLORS = ["#212529", "#c92a2a", "#1864ab", "#2b8a3e", "#862e9c", "#d9480f", "#0b7285", "#a61e4d"];
 export const PENDING_COLOR = "#b35c00";
 export const SUGGESTION_COLOR = "#7048e8";
+export const FLAG_COLOR = "#e8590c";
 
 export function classColor(index) {
   return CLASS_COLORS[((index % CLASS_COLORS.length) + CLASS_COLORS.length) % CLASS_COLORS.length];
@@ -52,6 +53,7 @@ export class Timeline {
     this.time = 0;
     this.hoverX = null;
     this.clicks = [];
+    this.flagged = new Set(); // ids of clicks the click QA flagged: drawn with a "!" badge
     this.suggestions = []; // open suggestions [{id, t_s, score, reason}], best first
     this.currentSuggestion = null; // id of the one the annotator jumped to
     this.classes = [];
@@ -178,6 +180,7 @@ export class Timeline {
     this.lanesCache = lanes;
     const drawn = [];
     const suggested = [];
+    const flaggedDrawn = [];
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     for (const lane of lanes) {
@@ -195,7 +198,7 @@ export class Timeline {
       ctx.rect(GUTTER, lane.y, cssW - GUTTER - PAD_RIGHT, lane.h);
       ctx.clip();
       if (lane.id === "ruler") this.drawRuler(lane, cssW);
-      else if (lane.id === "clicks") this.drawClicks(lane);
+      else if (lane.id === "clicks") this.drawClicks(lane, flaggedDrawn);
       else if (lane.id === "suggest") this.drawSuggestions(lane, suggested);
       else if (lane.id === "gt") this.drawGT(lane);
       else if (lane.id === "pred") this.drawPred(lane, drawn);
@@ -243,6 +246,7 @@ export class Timeline {
     const ds = this.canvas.dataset;
     ds.segments = JSON.stringify(drawn);
     ds.suggestions = JSON.stringify(suggested);
+    ds.flagged = JSON.stringify(flaggedDrawn);
     ds.view = `${this.view.t0.toFixed(3)},${this.view.t1.toFixed(3)}`;
     ds.draws = String(this.drawCount);
     ds.predictionLanes = String(lanes.filter((l) => l.id === "pred").length);
@@ -268,7 +272,7 @@ export class Timeline {
     ctx.textBaseline = "middle";
   }
 
-  drawClicks(lane) {
+  drawClicks(lane, flaggedDrawn = []) {
     const ctx = this.ctx;
     for (const c of this.clicks) {
       if (c.t_s < this.view.t0 - 1 || c.t_s > this.view.t1 + 1) continue;
@@ -311,6 +315,22 @@ export class Timeline {
         ctx.fill();
       }
       ctx.lineWidth = 1;
+      if (c.id && this.flagged.has(c.id)) {
+        // the click QA's "check this one": an orange disc with "!" beside the marker's foot
+        const fx = x + 8;
+        const fy = lane.y + lane.h - 8;
+        ctx.fillStyle = FLAG_COLOR;
+        ctx.beginPath();
+        ctx.arc(fx, fy, 6, 0, 2 * Math.PI);
+        ctx.fill();
+        ctx.fillStyle = "#ffffff";
+        ctx.font = "bold 10px system-ui, sans-serif";
+        ctx.textAlign = "center";
+        ctx.fillText("!", fx, fy + 0.5);
+        ctx.textAlign = "start";
+        ctx.font = "11px system-ui, sans-serif";
+        flaggedDrawn.push({ id: c.id, x: fx, y: fy });
+      }
     }
   }
 
