@@ -175,7 +175,7 @@ def test_review_page_keeps_and_deletes_flagged_clicks(
 
 
 def test_annotator_sees_own_flags_on_the_annotate_page(
-    app, client, admin, alice, bob, clip_bytes, open_page
+    app, client, admin, alice, bob, clip_bytes, open_page, screenshot_dir: Path
 ):
     world, (a_in, b_in, a_out) = _flag_world(app, client, admin, alice, bob, clip_bytes)
     vid, duration = world["video"]["id"], world["video"]["duration_s"]
@@ -197,6 +197,7 @@ def test_annotator_sees_own_flags_on_the_annotate_page(
     # selecting it says why
     flagged.locator("button").click()
     assert "Check it — inside predicted Bounce" in page.locator("#status").inner_text()
+    page.screenshot(path=str(screenshot_dir / "annotate-flags.png"), full_page=True)
     # a new click inside the segment is checked once saved; deleting one takes its flag away
     seek(page, 2.0)
     page.keyboard.press("b")
