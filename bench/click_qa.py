@@ -33,7 +33,6 @@ data/bench/click_qa.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -65,7 +64,6 @@ SIGNALS = (*(f"seg_m{m:g}" for m in MARGINS_S), "cas", "fg_base", "fg_filter", "
 UPPER_SIGNALS = (*(f"seg_m{m:g}" for m in MARGINS_S), "cas", "fg")
 DEV, REPORT = 0, 1
 DEPTH_BINS = ((0.0, 0.25), (0.25, 0.5), (0.5, 1.0), (1.0, math.inf))
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------- pure parts
@@ -528,11 +526,7 @@ def run_benchmark(
     json_path, md_path = out_dir / "click_qa.json", out_dir / "click_qa.md"
     key = {**settings.key(), "bench": "click_qa/1"}
     payload: dict[str, Any] = {"settings": key, "runs": [], "clicks": {}}
-    if json_path.exists():
-        old = json.loads(json_path.read_text())
-        if old.get("settings") == key:
-            payload = old
-            log(f"resuming: {len(payload['runs'])} trainings already in {json_path}")
+    payload = sup.stored_payload(json_path, key, log) or payload
     payload.update(seeds=list(settings.seeds), command=command, device=device)
     sim_dirs = {}
     for seed in settings.seeds:
@@ -608,12 +602,7 @@ def render(payload: dict[str, Any]) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = sup.build_parser()
-    p.description = __doc__.split("\n")[0]
-    for action in p._actions:
-        if action.dest == "modes":
-            action.help = argparse.SUPPRESS
-    p.set_defaults(out_dir=ROOT / "data" / "bench" / "click_qa")
+    p = sup.fixed_arms_parser(__doc__, "click_qa")
     p.add_argument(
         "--arms",
         nargs="+",
@@ -626,14 +615,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if list(args.modes) != list(sup.ALL_MODES):
-        raise SystemExit("--modes does not apply here: the sources are fixed")
+    sup.check_no_modes(args, "the sources are fixed")
     settings = replace(sup.settings_from_args(args), modes=("weak", "bg-click"))
     command = sup.command_line("click_qa.py", argv)
-    started = time.perf_counter()
-
-    def log(msg: str) -> None:
-        print(f"[{(time.perf_counter() - started) / 60:6.1f} min] {msg}", flush=True)
+    log = sup.minute_log()
 
     resolve_device(args.device)
     run_benchmark(

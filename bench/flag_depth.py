@@ -48,7 +48,6 @@ from model.train import fit, predict
 
 AUC_TO_SORT = 0.60
 DEPTH_BINS = ((0.2, 0.5), (0.5, 1.0), (1.0, 2.0), (2.0, math.inf))
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------- pure parts
@@ -236,17 +235,12 @@ def run_benchmark(
     jobs: int = 1,
     threads: int = 1,
 ) -> dict[str, Any]:
-    import json
 
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "flag_depth.json", out_dir / "flag_depth.md"
     key = {**settings.key(), "bench": "flag_depth/1", "min_score": min_score, "margin_s": margin_s}
     payload: dict[str, Any] = {"settings": key, "runs": []}
-    if json_path.exists():
-        old = json.loads(json_path.read_text())
-        if old.get("settings") == key:
-            payload = old
-            log(f"resuming: {len(payload['runs'])} seeds already in {json_path}")
+    payload = sup.stored_payload(json_path, key, log) or payload
     payload.update(command=command, device=device)
     specs = [
         {
@@ -285,12 +279,7 @@ def run_benchmark(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = sup.build_parser()
-    p.description = __doc__.split("\n")[0]
-    for action in p._actions:
-        if action.dest == "modes":
-            action.help = argparse.SUPPRESS
-    p.set_defaults(out_dir=ROOT / "data" / "bench" / "flag_depth")
+    p = sup.fixed_arms_parser(__doc__, "flag_depth")
     p.add_argument("--qa-min-score", type=float, default=0.5, help="the server's default")
     p.add_argument("--qa-margin", type=float, default=0.2, help="seconds; the server's default")
     return p
@@ -298,13 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if list(args.modes) != list(sup.ALL_MODES):
-        raise SystemExit("--modes does not apply here: the one arm is bg-click on every A1 click")
+    sup.check_no_modes(args, "the one arm is bg-click on every A1 click")
     settings = replace(sup.settings_from_args(args), modes=("bg-click",))
-    started = time.perf_counter()
-
-    def log(msg: str) -> None:
-        print(f"[{(time.perf_counter() - started) / 60:6.1f} min] {msg}", flush=True)
+    log = sup.minute_log()
 
     run_benchmark(
         settings,

@@ -656,11 +656,8 @@ def run_benchmark(
     json_path, md_path = out_dir / "guided.json", out_dir / "guided.md"
     key = results_key(settings, options)
     payload: dict[str, Any] = {"settings": key, "runs": []}
-    if json_path.exists():
-        old = json.loads(json_path.read_text())
-        if old.get("settings") == key:
-            payload["runs"] = old["runs"]
-            log(f"resuming: {len(payload['runs'])} trainings already in {json_path}")
+    if (old := sup.stored_payload(json_path, key, log)) is not None:
+        payload["runs"] = old["runs"]
     payload.update(seeds=list(settings.seeds), command=command, device=device)
     plans = []
     rows = a1_rows(gt, clicks)

@@ -58,7 +58,6 @@ RULES: dict[str, tuple[dict[str, float], float]] = {
 MIN_FILL = 0.9  # a rule qualifies when its clicks reach this share of the target on every seed
 TAIL = 10  # epochs averaged for the held-out choice (31-40 of 40)
 TARGET_SHARE = 1 / 3  # of A1's clicks: 755 of 2264
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # ----------------------------------------------------------------------------- pure parts
@@ -311,11 +310,7 @@ def run_benchmark(
     }
     key = json.loads(json.dumps(key))
     payload: dict[str, Any] = {"settings": key, "runs": []}
-    if json_path.exists():
-        old = json.loads(json_path.read_text())
-        if old.get("settings") == key:
-            payload = old
-            log(f"resuming: {len(payload['runs'])} trainings already in {json_path}")
+    payload = sup.stored_payload(json_path, key, log) or payload
     payload.update(seeds=list(settings.seeds), command=command, device=device)
     rows = guided.a1_rows(gt, clicks)
     plans = []
@@ -385,12 +380,7 @@ def run_benchmark(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = sup.build_parser()
-    p.description = __doc__.split("\n")[0]
-    for action in p._actions:
-        if action.dest == "modes":
-            action.help = argparse.SUPPRESS
-    p.set_defaults(out_dir=ROOT / "data" / "bench" / "suggest_rules")
+    p = sup.fixed_arms_parser(__doc__, "suggest_rules")
     p.add_argument("--k", type=int, default=16, help="suggestions per video at most")
     p.add_argument("--error-rate", type=float, default=None, help="default: A1's measured")
     return p
@@ -398,14 +388,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if list(args.modes) != list(sup.ALL_MODES):
-        raise SystemExit("--modes does not apply here: the arms are fixed")
+    sup.check_no_modes(args, "the arms are fixed")
     settings = replace(sup.settings_from_args(args), modes=("weak", "bg-click"))
     command = sup.command_line("suggest_rules.py", argv)
-    started = time.perf_counter()
-
-    def log(msg: str) -> None:
-        print(f"[{(time.perf_counter() - started) / 60:6.1f} min] {msg}", flush=True)
+    log = sup.minute_log()
 
     run_benchmark(
         settings,

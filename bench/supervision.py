@@ -888,6 +888,28 @@ def run_pending(
                 finished(future.result())
 
 
+def minute_log() -> Callable[[str], None]:
+    """A log that prints each line after the minutes since it was made: ``[   3.2 min] …``."""
+    started = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{(time.perf_counter() - started) / 60:6.1f} min] {msg}", flush=True)
+
+    return log
+
+
+def stored_payload(json_path: Path, key: Any, log: Callable[[str], None]) -> dict[str, Any] | None:
+    """The results stored at ``json_path`` when they were made with the settings ``key`` (a
+    rerun resumes them); None when there are none or they were made with other settings."""
+    if not json_path.exists():
+        return None
+    old: dict[str, Any] = json.loads(json_path.read_text())
+    if old.get("settings") != key:
+        return None
+    log(f"resuming: {len(old['runs'])} trainings already in {json_path}")
+    return old
+
+
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(payload, indent=1))
@@ -966,11 +988,8 @@ def run_benchmark(
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "supervision.json", out_dir / "supervision.md"
     payload: dict[str, Any] = {"settings": settings.key(), "runs": []}
-    if json_path.exists():
-        old = json.loads(json_path.read_text())
-        if old.get("settings") == settings.key():
-            payload["runs"] = old["runs"]
-            log(f"resuming: {len(payload['runs'])} trainings already in {json_path}")
+    if (old := stored_payload(json_path, settings.key(), log)) is not None:
+        payload["runs"] = old["runs"]
     payload.update(seeds=list(settings.seeds), modes=list(settings.modes), command=command)
     payload["device"] = device
     total = len(settings.seeds) * len(settings.modes)
@@ -1152,6 +1171,24 @@ def parse_sim_params(pairs: Sequence[str]) -> tuple[tuple[str, float], ...]:
             raise SystemExit(f"--sim-param {pair!r}: {value!r} is not a number") from None
         out[name] = int(number) if name == "subsamples" else number
     return tuple(sorted(out.items()))
+
+
+def fixed_arms_parser(doc: str, out_name: str) -> argparse.ArgumentParser:
+    """This script's options for a benchmark whose arms are its own: ``--modes`` hidden (see
+    ``check_no_modes``), the output under data/bench/``out_name``, the doc's first line."""
+    p = build_parser()
+    p.description = doc.split("\n")[0]
+    for action in p._actions:
+        if action.dest == "modes":
+            action.help = argparse.SUPPRESS
+    p.set_defaults(out_dir=Path(__file__).resolve().parents[1] / "data" / "bench" / out_name)
+    return p
+
+
+def check_no_modes(args: argparse.Namespace, why: str) -> None:
+    """Refuse ``--modes`` in a benchmark whose arms are fixed (``why`` says what they are)."""
+    if list(args.modes) != list(ALL_MODES):
+        raise SystemExit(f"--modes does not apply here: {why}")
 
 
 def settings_from_args(args: argparse.Namespace, seeds: Sequence[int] | None = None) -> Settings:

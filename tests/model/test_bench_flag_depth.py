@@ -101,4 +101,5 @@ def test_smoke_decides_on_dev_and_resumes(tmp_path: Path, monkeypatch: pytest.Mo
     logs.clear()
     again = bench.run_benchmark(settings, gt, csv, out, log=logs.append)
     assert again["decision"] == json.loads((out / "flag_depth.json").read_text())["decision"]
-    assert not any("training" in m for m in logs)
+    assert not any(m.endswith(": training") for m in logs)
+    assert any(m.startswith("resuming: 1 trainings already in") for m in logs)
