@@ -159,6 +159,7 @@ def test_review_page_keeps_and_deletes_flagged_clicks(
     )
     page.keyboard.press("k")  # keep
     page.wait_for_function("() => document.getElementById('review').dataset.flags === '1'")
+    assert page.locator("#review-context").is_hidden()  # it showed the kept click
     assert rows.nth(0).get_attribute("data-click-id") == str(b_in["id"])
     page.keyboard.press("d")  # delete
     page.wait_for_function("() => document.getElementById('review').dataset.flags === '0'")

@@ -23,7 +23,7 @@ let classes = [];
 let timeline = null;
 let shown = null; // the item whose context is on screen
 let loop = null; // {t0, t1} while the moment loops
-const contexts = new Map(); // video id → {video, predictions, gt, clicks} (a promise)
+const contexts = new Map(); // video id → a promise of {detail, predictions, gt, clicks}
 
 const CONTEXT_S = 5; // the context timeline shows the click ± this many seconds
 const LOOP_S = 1.5; // L plays the click ± this many seconds, over and over
@@ -184,6 +184,14 @@ async function showContext(item) {
   root.dataset.context = String(item.click_id);
 }
 
+// After a keep or a delete the strip would show a click that has left the list.
+function hideContext(item) {
+  if (shown !== item) return;
+  shown = null;
+  $("review-context").hidden = true;
+  root.dataset.context = "";
+}
+
 // ------------------------------------------------------------------ loop the moment
 function stopLoop() {
   if (!loop) return;
@@ -230,6 +238,7 @@ async function keep(i = selected) {
   stopLoop();
   try {
     await api(`/click-flags/${item.click_id}/keep?model_version=${version ?? "active"}`, { method: "POST" });
+    hideContext(item);
     items.splice(i, 1);
     render();
     say(`Kept the click at ${formatTime(item.t_s)} in ${item.video_title}; this model version will not flag it again.`);
@@ -245,6 +254,7 @@ async function remove(i = selected) {
   try {
     await api(`/clicks/${item.click_id}`, { method: "DELETE" });
     contexts.delete(item.video_id); // its clicks changed
+    hideContext(item);
     items.splice(i, 1);
     render();
     say(`Deleted ${item.annotator_name}'s click at ${formatTime(item.t_s)} in ${item.video_title}.`);
