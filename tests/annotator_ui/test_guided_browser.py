@@ -175,6 +175,28 @@ def test_review_page_keeps_and_deletes_flagged_clicks(
     assert "Admins only" in other.content()
 
 
+def test_review_page_fetches_the_next_batch_when_one_is_reviewed(
+    app, client, admin, alice, bob, clip_bytes, open_page
+):
+    _, (a_in, b_in, _) = _flag_world(app, client, admin, alice, bob, clip_bytes)
+    page = open_page(admin, "/admin/review?batch=1")  # one flag at a time (the API's limit)
+    review = "document.getElementById('review').dataset"
+    page.wait_for_function(f"() => {review}.loaded === '1'")
+    rows = page.locator("#flags-table tbody tr")
+    assert [r.get_attribute("data-click-id") for r in rows.all()] == [str(a_in["id"])]
+    assert "2 flagged clicks" in page.locator("#review-status").inner_text()
+    assert "listing 1 at a time" in page.locator("#review-status").inner_text()
+    page.keyboard.press("k")  # the batch is done: the next one comes
+    page.wait_for_function(f"() => {review}.batches === '2'")
+    assert [r.get_attribute("data-click-id") for r in rows.all()] == [str(b_in["id"])]
+    assert "Batch reviewed. 1 flagged click " in page.locator("#review-status").inner_text()
+    page.keyboard.press("d")  # the last one: nothing more to fetch
+    page.wait_for_function(f"() => {review}.flags === '0'")
+    assert page.evaluate(f"() => {review}.batches") == "2"
+    assert "Nothing to review" in rows.nth(0).inner_text()
+    assert page.js_errors == []
+
+
 def test_annotator_sees_own_flags_on_the_annotate_page(
     app, client, admin, alice, bob, clip_bytes, open_page, screenshot_dir: Path
 ):

@@ -25,6 +25,10 @@ let shown = null; // the item whose context is on screen
 let loop = null; // {t0, t1} while the moment loops
 const contexts = new Map(); // video id → a promise of {detail, predictions, gt, clicks}
 
+// Flags listed at a time (the API's limit; ?batch=N for fewer): once a batch is reviewed
+// (kept or deleted, so the API no longer lists them), the next one is fetched.
+const BATCH = clamp(Math.floor(Number(new URLSearchParams(location.search).get("batch"))) || 1000, 1, 1000);
+let more = 0; // flagged clicks beyond the listed batch when it was fetched
 const CONTEXT_S = 5; // the context timeline shows the click ± this many seconds
 const LOOP_S = 1.5; // L plays the click ± this many seconds, over and over
 
@@ -242,6 +246,7 @@ async function keep(i = selected) {
     items.splice(i, 1);
     render();
     say(`Kept the click at ${formatTime(item.t_s)} in ${item.video_title}; this model version will not flag it again.`);
+    await nextBatchIfDone();
   } catch (e) {
     say(`Not kept: ${e.detail || e.message}`, true);
   }
@@ -258,6 +263,7 @@ async function remove(i = selected) {
     items.splice(i, 1);
     render();
     say(`Deleted ${item.annotator_name}'s click at ${formatTime(item.t_s)} in ${item.video_title}.`);
+    await nextBatchIfDone();
   } catch (e) {
     say(`Not deleted: ${e.detail || e.message}`, true);
   }
@@ -283,19 +289,40 @@ document.addEventListener("keydown", (ev) => {
   if (handled) ev.preventDefault();
 });
 
+async function fetchBatch() {
+  const body = await api(`/click-flags?model_version=active&limit=${BATCH}`);
+  version = body.model_version_id;
+  items = body.items;
+  more = body.total - body.items.length;
+  selected = 0;
+  render();
+  return body;
+}
+
+function batchText(body) {
+  const listed = more > 0 ? `; listing ${body.items.length} at a time` : "";
+  return `${body.total} flagged click${body.total === 1 ? "" : "s"} under model version ${version} (segments scoring ≥ ${body.min_score})${listed}.`;
+}
+
+// Called after a keep or a delete: when the batch is done and more were flagged, fetch them.
+async function nextBatchIfDone() {
+  if (items.length || more <= 0) return;
+  try {
+    const body = await fetchBatch();
+    root.dataset.batches = String(Number(root.dataset.batches || "1") + 1);
+    say(`Batch reviewed. ${batchText(body)}`);
+  } catch (e) {
+    say(`Could not load the next flagged clicks: ${e.detail || e.message}`, true);
+  }
+}
+
 async function start() {
   try {
-    const [body, cls] = await Promise.all([api("/click-flags?model_version=active&limit=1000"), api("/classes")]);
-    version = body.model_version_id;
+    const [body, cls] = await Promise.all([fetchBatch(), api("/classes")]);
     classes = cls;
-    items = body.items;
-    render();
     root.dataset.loaded = "1";
-    say(
-      version == null
-        ? "No active model version."
-        : `${body.total} flagged click${body.total === 1 ? "" : "s"} under model version ${version} (segments scoring ≥ ${body.min_score}).`,
-    );
+    root.dataset.batches = "1";
+    say(version == null ? "No active model version." : batchText(body));
   } catch (e) {
     say(`Could not load the flagged clicks: ${e.detail || e.message}`, true);
   }
