@@ -53,7 +53,7 @@ import supervision as sup
 
 from model.branches import foreground_beliefs
 from model.data import VideoItem
-from model.suggest import snippet_times
+from model.suggest import edge_distance, snippet_times
 from model.train import fit, predict, resolve_device
 
 WEAK, ACTIVE, XFIT, UPPER_XFIT, A1_QA = "weak", "active", "xfit", "upper-xfit", "a1-qa"
@@ -75,7 +75,7 @@ def fold_of(name: str) -> int:
 def depth_inside(t_s: float, gt: Sequence[tuple[float, float, int]] | None) -> float | None:
     """How far ``t_s`` lies inside the GT instance containing it (distance to its nearer
     edge; the deepest if several contain it); None outside every instance."""
-    depths = [min(t_s - a, b - t_s) for a, b, _ in gt or () if a <= t_s <= b]
+    depths = [edge_distance(t_s, a, b)[0] for a, b, _ in gt or () if a <= t_s <= b]
     return max(depths) if depths else None
 
 

@@ -136,7 +136,6 @@ async function loadFlags() {
   flagsFor = ids;
   flags = new Map((got ? got.items : []).map((item) => [item.click_id, item]));
   root.dataset.flags = String(flags.size);
-  root.dataset.flagsFor = ids;
   renderClicks();
 }
 
