@@ -5,7 +5,6 @@ fold only)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +12,7 @@ import pytest
 
 from tests.model import tiny_thumos
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_bench():  # bench/ is not a package
-    sys.path.insert(0, str(ROOT / "bench"))
-    import click_qa
-
-    return click_qa
-
-
-bench = _load_bench()
+bench = tiny_thumos.load_bench("click_qa")
 sup = bench.sup
 
 

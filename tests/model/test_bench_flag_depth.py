@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,7 @@ import pytest
 from tests.model import tiny_thumos
 from tests.model.test_bench_click_qa import _inputs
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_bench():  # bench/ is not a package
-    sys.path.insert(0, str(ROOT / "bench"))
-    import flag_depth
-
-    return flag_depth
-
-
-bench = _load_bench()
+bench = tiny_thumos.load_bench("flag_depth")
 sup = bench.sup
 
 

@@ -4,26 +4,16 @@ whole loop on a tiny generated THUMOS14-sim (every arm, 2 rounds, resumable)."""
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.model import tiny_thumos
 from tests.model.tiny_thumos import bench_settings, write_inputs
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_bench():  # bench/ is not a package; importable by name for spawned workers too
-    sys.path.insert(0, str(ROOT / "bench"))
-    import guided
-
-    return guided
-
-
-bench = _load_bench()
+bench = tiny_thumos.load_bench("guided")
 sup = bench.sup
 
 # 8 background clicks on the training videos; the one at 15 s lies inside Jump (10-20 s)

@@ -4,24 +4,14 @@ generated THUMOS14-sim (resumable; the choice is stored once every candidate has
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.model import tiny_thumos
 from tests.model.tiny_thumos import bench_settings, write_inputs
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_bench():  # bench/ is not a package
-    sys.path.insert(0, str(ROOT / "bench"))
-    import suggest_rules
-
-    return suggest_rules
-
-
-bench = _load_bench()
+bench = tiny_thumos.load_bench("suggest_rules")
 sup = bench.sup
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,20 +10,10 @@ import numpy as np
 import pytest
 
 from model.sim import SimParams
+from tests.model import tiny_thumos
 from tests.model.tiny_thumos import BG, CLASSES, HEADER, bench_settings, write_inputs
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _load_bench():  # bench/ is not a package
-    # importable by name (bench/ on sys.path), so that spawned --jobs workers find it too
-    sys.path.insert(0, str(ROOT / "bench"))
-    import supervision
-
-    return supervision
-
-
-bench = _load_bench()
+bench = tiny_thumos.load_bench("supervision")
 
 
 def _inputs(folder: Path, clicks: list[tuple[str, float]]) -> tuple[Path, Path]:

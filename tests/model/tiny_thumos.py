@@ -5,7 +5,9 @@ suggest_rules.py), and their Settings."""
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import sys
 from pathlib import Path
 
 CLASSES = ["Jump", "Throw"]
@@ -73,3 +75,13 @@ def bench_settings(
         gt_sha=hashlib.sha256(gt.read_bytes()).hexdigest(),
         clicks_sha=hashlib.sha256(clicks.read_bytes()).hexdigest(),
     )
+
+
+def load_bench(name: str):  # type: ignore[no-untyped-def]
+    """The benchmark script ``bench/<name>.py`` as a module. bench/ is not a package: it goes
+    on ``sys.path`` and the script is imported by name, so spawned ``--jobs`` workers find it
+    too."""
+    bench_dir = str(Path(__file__).resolve().parents[2] / "bench")
+    if bench_dir not in sys.path:
+        sys.path.insert(0, bench_dir)
+    return importlib.import_module(name)
