@@ -51,6 +51,11 @@ class ClickKind(enum.StrEnum):
     action = "action"
 
 
+class SegmentSource(enum.StrEnum):
+    drawn = "drawn"  # drawn by the annotator
+    prediction = "prediction"  # a model version's predicted segment, accepted (and maybe adjusted)
+
+
 class JobKind(enum.StrEnum):
     media = "media"
     features = "features"
@@ -129,6 +134,10 @@ class Video(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
     deleted_at: Mapped[datetime | None] = mapped_column(TS)
+    # A validation video never trains: its segments (imported GT or drawn) measure versions.
+    is_validation: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
 
 class ActionClass(Base):
@@ -191,6 +200,44 @@ class Click(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(TS)
 
     video: Mapped[Video] = relationship(lazy="raise")
+
+
+class Segment(Base):
+    """An annotator's temporal segment [start_s, end_s) of a class on a video (full label).
+
+    ``source`` says where it came from: drawn, or a model version's prediction accepted
+    (``model_version_id``, ``prediction_score`` and the predicted edges recorded as they were
+    accepted; the edges may be adjusted afterwards). Soft-deleted like clicks.
+    """
+
+    __tablename__ = "segments"
+    __table_args__ = (
+        UniqueConstraint("annotator_id", "client_key"),
+        CheckConstraint("start_s >= 0", name="start_nonneg"),
+        CheckConstraint("end_s > start_s", name="end_after_start"),
+        Index("ix_segments_video_annotator", "video_id", "annotator_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    class_id: Mapped[int] = mapped_column(ForeignKey("action_classes.id", ondelete="RESTRICT"))
+    start_s: Mapped[float] = mapped_column(Float)
+    end_s: Mapped[float] = mapped_column(Float)
+    source: Mapped[SegmentSource] = mapped_column(
+        _enum(SegmentSource, "segment_source"), default=SegmentSource.drawn
+    )
+    model_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("model_versions.id", ondelete="SET NULL")
+    )
+    prediction_score: Mapped[float | None] = mapped_column(Float)
+    # the predicted edges as accepted (the correction benchmark compares them with the final)
+    predicted_start_s: Mapped[float | None] = mapped_column(Float)
+    predicted_end_s: Mapped[float | None] = mapped_column(Float)
+    client_key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(TS)
 
 
 class Feature(Base):
