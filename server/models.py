@@ -146,6 +146,8 @@ class ActionClass(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    # Retired: kept on record, hidden from keys and pickers, left out of training sets.
+    retired_at: Mapped[datetime | None] = mapped_column(TS)
 
 
 class VideoLabel(Base):
