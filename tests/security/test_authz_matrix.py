@@ -29,9 +29,11 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from server.models import Click
+from server.db import session_scope
+from server.models import Click, GroundTruthSegment, Suggestion
 from tests.conftest import Actor, make_user
 from tests.server.helpers import upload
+from tests.server.suggestions.seed import add_version
 
 
 class Access(Enum):
@@ -121,9 +123,16 @@ def _bob_click_is_bobs(w: World, r: Any) -> None:
 
 
 def _no_alice_flags(w: World, r: Any) -> None:
-    # no model version exists in this world (GT flags only): only bob's own clicks
+    # alice's click lies inside the GT and the active version's confident segment: alice and
+    # the admin see it flagged, bob (who has no clicks) sees nothing
     assert r.status_code == 200, r.text
-    assert all(f["annotator_id"] == w.bob.id for f in r.json()["items"]), r.text
+    assert (r.json()["total"], r.json()["items"]) == (0, []), r.text
+    both = ["inside_prediction", "inside_ground_truth"]
+    for actor in (w.alice, w.admin):
+        seen = w.client.get("/api/v1/click-flags", headers=actor.h).json()
+        assert [(i["click_id"], [f["reason"] for f in i["flags"]]) for i in seen["items"]] == [
+            (w.ids["click_id"], both)
+        ], (actor.name, seen)
 
 
 V = "/api/v1/videos/{video_id}"
@@ -212,14 +221,26 @@ def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[
     assert r.status_code == 200, r.text
     (job,) = client.get("/api/v1/jobs", headers=admin.h).json()
     carol = make_user(app, "carol", "annotator")
+    # a model version and imported GT, both around alice's click at 1.0 s: click QA flags it
+    version = add_version(
+        app,
+        active=True,
+        segments=[(video["id"], cls["id"], 0.5, 2.0, 0.9)],
+        suggestions=[(video["id"], 3.0, 0.8, "low_confidence", cls["id"])],
+    )
+    with session_scope(app.state.sessionmaker) as s:
+        s.add(GroundTruthSegment(video_id=video["id"], class_id=cls["id"], start_s=0.5, end_s=2.0))
+        suggestion_id = s.scalar(
+            select(Suggestion.id).where(Suggestion.model_version_id == version)
+        )
     ids = {
         "video_id": video["id"],
         "click_id": click["id"],
         "job_id": job["id"],
         "user_id": carol.id,
         "class_id": cls["id"],
-        "version_id": 1,
-        "suggestion_id": 1,
+        "version_id": version,
+        "suggestion_id": int(suggestion_id or 0),
     }
     return World(app, client, admin, alice, bob, ids, clip_bytes)
 
