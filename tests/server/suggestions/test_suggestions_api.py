@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from tests.conftest import make_user
 from tests.server.helpers import upload
 from tests.server.suggestions.seed import add_version
 
@@ -240,11 +242,15 @@ def test_flags_per_version_own_only_keep_and_delete(app, client, admin, alice, b
     assert client.get("/api/v1/click-flags", headers=admin.h).json()["items"] == []
     kept = client.get("/api/v1/click-flags?include_kept=true", headers=admin.h).json()["items"]
     assert [(i["click_id"], i["kept"]) for i in kept] == [(a_in["id"], True)]
-    # a new active version flags with its own segments; the keep was for the old version
-    new = add_version(app, active=True, segments=[(v1, c1, 3.0, 3.6, 0.8)])
+    # a new active version flags with its own segments; the keep was for the old version, so
+    # the kept click, inside the new version's confident [1.0, 2.5] too, is flagged again
+    new = add_version(app, active=True, segments=[(v1, c0, 1.0, 2.5, 0.8), (v1, c1, 3.0, 3.6, 0.8)])
     body = client.get("/api/v1/click-flags", headers=admin.h).json()
     assert body["model_version_id"] == new
-    assert [i["click_id"] for i in body["items"]] == [a_weak["id"]]
+    assert [(i["click_id"], i["kept"]) for i in body["items"]] == [
+        (a_in["id"], False),
+        (a_weak["id"], False),
+    ]
     old_body = client.get(f"/api/v1/click-flags?model_version={old}", headers=admin.h).json()
     assert old_body["items"] == []
     # ground truth flags too, whatever the version
@@ -256,11 +262,51 @@ def test_flags_per_version_own_only_keep_and_delete(app, client, admin, alice, b
     items = client.get("/api/v1/click-flags", headers=alice.h).json()["items"]
     assert [(i["click_id"], [f["reason"] for f in i["flags"]]) for i in items] == [
         (a_edge["id"], ["inside_ground_truth"]),
+        (a_in["id"], ["inside_prediction"]),
         (a_weak["id"], ["inside_prediction"]),
     ]
     gt_flag = items[0]["flags"][0]  # 1.1 s in the GT [0.0, 1.4]: 0.3 s before its end
     assert (round(gt_flag["depth_s"], 6), gt_flag["nearest_edge"]) == (0.3, "end")
     assert v2  # the other video has no clicks: nothing listed for it
+
+
+def test_a_keep_is_per_model_version_and_leaves_the_quality_table(app, client, admin, alice, world):
+    v1, _ = world["videos"]
+    c0, _ = world["classes"]
+    kept = click(client, alice, v1, 1.5)
+    other = click(client, alice, v1, 0.5)
+    old = add_version(app, active=True, segments=[(v1, c0, 1.0, 2.5, 0.9)])
+
+    def flagged(which: str) -> list[tuple[int, bool]]:
+        r = client.get(
+            f"/api/v1/click-flags?model_version={which}&include_kept=true", headers=admin.h
+        )
+        assert r.status_code == 200, r.text
+        return [(i["click_id"], i["kept"]) for i in r.json()["items"]]
+
+    def quality(which: str) -> tuple[int, float | None]:
+        r = client.get(f"/api/v1/annotators/quality?model_version={which}", headers=admin.h)
+        assert r.status_code == 200, r.text
+        (row,) = r.json()["annotators"]
+        return row["flagged"], row["flagged_share"]
+
+    assert flagged("active") == [(kept["id"], False)]
+    assert quality("active") == (1, 0.5)
+    r = client.post(f"/api/v1/click-flags/{kept['id']}/keep", headers=admin.h)
+    assert r.json() == {"click_id": kept["id"], "model_version_id": old}
+    assert flagged(str(old)) == [(kept["id"], True)]
+    assert quality(str(old)) == (0, 0.0)  # the kept click is left out of the table
+    # a new version whose confident segment [1.2, 2.0] holds the click flags it again
+    new = add_version(app, active=True, segments=[(v1, c0, 1.2, 2.0, 0.7)])
+    assert flagged("active") == flagged(str(new)) == [(kept["id"], False)]
+    assert quality("active") == (1, 0.5)
+    assert flagged(str(old)) == [(kept["id"], True)] and quality(str(old)) == (0, 0.0)
+    # kept under the new version too (by its id, while it is active): out of both tables
+    r = client.post(f"/api/v1/click-flags/{kept['id']}/keep?model_version={new}", headers=admin.h)
+    assert r.json() == {"click_id": kept["id"], "model_version_id": new}
+    assert flagged(str(new)) == [(kept["id"], True)] and quality(str(new)) == (0, 0.0)
+    assert client.get("/api/v1/click-flags", headers=admin.h).json()["items"] == []
+    assert other["id"] not in [c for c, _ in flagged(str(old)) + flagged(str(new))]
 
 
 def test_flag_errors(app, client, admin, alice, world):
@@ -282,31 +328,91 @@ def test_flag_errors(app, client, admin, alice, world):
 # ------------------------------------------------------------------------- quality
 
 
+def _import_gt(client: Any, admin: Any, database: dict[str, list[tuple[float, float, str]]]):
+    doc = {
+        "database": {
+            name: {"annotations": [{"segment": [a, b], "label": c} for a, b, c in segs]}
+            for name, segs in database.items()
+        }
+    }
+    r = client.post(
+        "/api/v1/import/ground-truth",
+        headers=admin.h,
+        files={"file": ("gt.json", json.dumps(doc).encode(), "application/json")},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def test_quality_endpoint(app, client, admin, alice, bob, world):
+    """Imported GT on one of two videos, action clicks beside background ones, skewed times:
+    every number of the table by hand."""
     v1, v2 = world["videos"]
     c0, c1 = world["classes"]
-    for t, ms in ((0.5, 1000), (1.5, 3000), (3.2, 2000)):
-        click(client, alice, v1, t, client_elapsed_ms=ms)
-    click(client, bob, v2, 0.4, client_elapsed_ms=5000)
-    click(client, bob, v1, 3.9)  # no telemetry
+    carol = make_user(app, "carol", "annotator")
+    # GT on v1 ("a") only: Bounce [1.0, 2.5], Spin [2.9, 3.6]; v2 ("b") has none
+    got = _import_gt(client, admin, {"a": [(1.0, 2.5, "Bounce"), (2.9, 3.6, "Spin")]})
+    assert (got["videos"], got["segments"]) == (1, 2)
+    # the active version: confident Bounce on v1 [1.0, 2.5], confident Spin on v2 [0.5, 2.0],
+    # a weak (0.3) Bounce on v2 [2.2, 2.9]; the QA margin is 0.2 s
+    add_version(
+        app,
+        active=True,
+        segments=[(v1, c0, 1.0, 2.5, 0.9), (v2, c1, 0.5, 2.0, 0.8), (v2, c0, 2.2, 2.9, 0.3)],
+    )
+    # alice: 5 background clicks, 2 action clicks; 5 of 7 timed (ms), skewed by a long pause:
+    # median 1.6 s, mean 10.74 s
+    for vid, t, ms, extra in (
+        (v1, 0.5, 700, {}),  # outside everything
+        (v1, 1.5, 48000, {}),  # inside the prediction and the GT
+        (v1, 3.2, None, {}),  # inside the GT only (Spin)
+        (v2, 1.0, 1300, {}),  # inside the prediction only (v2 has no GT)
+        (v2, 2.6, 2100, {}),  # inside the weak prediction only: not flagged
+        (v1, 1.8, 1600, {"kind": "action", "class_id": c0}),  # inside both, but an action
+        (v2, 1.2, None, {"kind": "action", "class_id": c1}),
+    ):
+        timing = {} if ms is None else {"client_elapsed_ms": ms}
+        click(client, alice, vid, t, **timing, **extra)
+    # bob: 3 background clicks (two on v1 outside the GT, one flagged on v2), 1 action click;
+    # four timed: median (3000 + 9000) / 2 = 6.0 s, mean 11.0 s
+    for vid, t, ms, extra in (
+        (v1, 0.3, 2000, {}),
+        (v1, 3.9, 30000, {}),
+        (v2, 1.5, 3000, {}),
+        (v1, 2.0, 9000, {"kind": "action", "class_id": c0}),
+    ):
+        click(client, bob, vid, t, client_elapsed_ms=ms, **extra)
+    click(client, carol, v2, 2.8)  # carol: one untimed click on the video without GT
     client.put(f"/api/v1/videos/{v1}/labels", json={"class_ids": [c0]}, headers=alice.h)
     client.put(f"/api/v1/videos/{v2}/labels", json={"class_ids": [c0, c1]}, headers=alice.h)
     client.put(f"/api/v1/videos/{v1}/labels", json={"class_ids": [c0]}, headers=bob.h)
     client.put(f"/api/v1/videos/{v2}/labels", json={"class_ids": [c1]}, headers=bob.h)
-    add_version(app, active=True, segments=[(v1, c0, 1.0, 2.5, 0.9)])
     assert client.get("/api/v1/annotators/quality", headers=alice.h).status_code == 403
     r = client.get("/api/v1/annotators/quality", headers=admin.h)
     assert r.status_code == 200, r.text
     body = r.json()
     rows = {a["name"]: a for a in body["annotators"]}
-    assert set(rows) == {"alice", "bob"}
-    a, b = rows["alice"], rows["bob"]
-    assert (a["clicks"], a["background_clicks"], a["videos"]) == (3, 3, 2)
-    assert a["seconds_per_click"] == 2.0 and a["timed_clicks"] == 3
-    assert a["flagged"] == 1 and a["flagged_share"] == pytest.approx(1 / 3)
-    assert a["inside_gt"] is None and a["inside_gt_share"] is None
-    assert (b["clicks"], b["videos"], b["seconds_per_click"], b["timed_clicks"]) == (2, 2, 5.0, 1)
-    assert b["flagged"] == 0 and b["flagged_share"] == 0.0
+    assert set(rows) == {"alice", "bob", "carol"}
+    fields = (
+        "clicks",
+        "background_clicks",
+        "videos",
+        "seconds_per_click",
+        "timed_clicks",
+        "flagged",
+        "flagged_share",
+        "inside_gt",
+        "inside_gt_share",
+    )
+    table = {name: tuple(row[f] for f in fields) for name, row in rows.items()}
+    assert table == {
+        # flagged: 1.5, 3.2, 1.0 of 5 background clicks; inside GT: 1.5, 3.2 of the 3 on v1
+        "alice": (7, 5, 2, 1.6, 5, 3, pytest.approx(3 / 5), 2, pytest.approx(2 / 3)),
+        # flagged: v2's 1.5 of 3; inside GT: none of the 2 on v1 (0, not "no GT")
+        "bob": (4, 3, 2, 6.0, 4, 1, pytest.approx(1 / 3), 0, 0.0),
+        # no clicks on a video with GT: inside_gt is unknown, not 0
+        "carol": (1, 1, 1, None, 0, 0, 0.0, None, None),
+    }
     ag = body["agreement"]
     # v1: {0} vs {0} (J 1), v2: {0,1} vs {1} (J 1/2); class 0: [y,y] vs [y,n] → po 1/2,
     # pa 1, pb 1/2, pe 1/2 → κ 0; class 1: [n,y] vs [n,y] → κ 1
