@@ -23,6 +23,7 @@ from server.features.routes import router as features_router
 from server.jobs.routes import router as jobs_router
 from server.labels.routes import router as labels_router
 from server.quality.routes import router as quality_router
+from server.segments.routes import router as segments_router
 from server.storage import open_storage
 from server.storage.serve import redirect_origin
 from server.suggestions.routes import router as suggestions_router
@@ -118,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         training_router,
         suggestions_router,
         quality_router,
+        segments_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -34,6 +34,7 @@ class ModelVersionOut(Schema):
 
 
 class PredictedSegment(Schema):
+    id: int = Field(description="Accept it with POST /videos/{id}/segments/accept.")
     class_id: int
     class_name: str
     start_s: float

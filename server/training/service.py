@@ -129,7 +129,12 @@ def video_predictions(session: Session, video_id: int, which: str) -> VideoPredi
         model_version_id=version.id,
         segments=[
             PredictedSegment(
-                class_id=p.class_id, class_name=n, start_s=p.start_s, end_s=p.end_s, score=p.score
+                id=p.id,
+                class_id=p.class_id,
+                class_name=n,
+                start_s=p.start_s,
+                end_s=p.end_s,
+                score=p.score,
             )
             for p, n in rows
         ],

@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse
 from server.auth import AdminUser, CurrentUser, SessionDep
 from server.config import Settings
 from server.errors import NotFound, Unprocessable
+from server.predictions.service import prediction_sources
 from server.storage import LocalStorage, ObjectNotFound, Storage
 from server.storage.serve import serve_object
 from server.videos import service
@@ -21,6 +22,7 @@ from server.videos.schemas import (
     VideoDetail,
     VideoOut,
     VideoPage,
+    VideoPatch,
     video_detail,
 )
 from server.videos.upload import multipart_body, receive_upload
@@ -86,8 +88,9 @@ def list_videos(
 ) -> VideoPage:
     rows, total = service.list_videos(session, limit, offset)
     feats = service.features_of(session, [v.id for v in rows])
+    sources = prediction_sources(session, [v.id for v in rows])
     return VideoPage(
-        items=[video_detail(v, feats.get(v.id)) for v in rows],
+        items=[video_detail(v, feats.get(v.id), sources.get(v.id)) for v in rows],
         total=total,
         limit=limit,
         offset=offset,
@@ -129,6 +132,17 @@ def register_videos(
 @router.get("/videos/{video_id}", response_model=VideoDetail)
 def get_video(video_id: int, _: CurrentUser, session: SessionDep) -> VideoDetail:
     video = service.get_live_video(session, video_id)
+    return video_detail(
+        video,
+        service.features_of(session, [video_id]).get(video_id),
+        prediction_sources(session, [video_id]).get(video_id),
+    )
+
+
+@router.patch("/videos/{video_id}", response_model=VideoDetail)
+def patch_video(video_id: int, body: VideoPatch, _: AdminUser, session: SessionDep) -> VideoDetail:
+    """Admin: mark a video as a validation video (``is_validation``) or back."""
+    video = service.set_validation(session, video_id, body.is_validation)
     return video_detail(video, service.features_of(session, [video_id]).get(video_id))
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from server.models import VideoStatus
+from server.predictions.schemas import PredictionSource
 from server.schemas import Page, Schema, UtcDatetime
 
 
@@ -21,6 +22,9 @@ class VideoOut(Schema):
     size_bytes: int
     status: VideoStatus
     status_message: str | None
+    is_validation: bool = Field(
+        description="A validation video: never trains; its segments measure model versions."
+    )
     created_at: UtcDatetime
 
 
@@ -34,11 +38,19 @@ class VideoDetail(VideoOut):
     proxy: bool = Field(description="A browser-playable proxy exists (GET …/proxy).")
     thumbnails: bool = Field(description="A thumbnail sprite exists (GET …/thumbnails).")
     features: FeatureInfo | None
+    predictions: PredictionSource | None = Field(
+        default=None,
+        description="Which model version the video's predictions come from (the list and "
+        "GET /videos/{id} fill it).",
+    )
 
 
-def video_detail(video: Any, feature: Any | None) -> VideoDetail:
+def video_detail(
+    video: Any, feature: Any | None, predictions: PredictionSource | None = None
+) -> VideoDetail:
     return VideoDetail(
         **VideoOut.model_validate(video).model_dump(),
+        predictions=predictions,
         proxy=video.proxy_path is not None,
         thumbnails=video.thumbnails_path is not None,
         features=(
@@ -46,6 +58,12 @@ def video_detail(video: Any, feature: Any | None) -> VideoDetail:
             if feature is not None
             else None
         ),
+    )
+
+
+class VideoPatch(Schema):
+    is_validation: bool = Field(
+        description="Mark (true) or unmark (false) the video as a validation video."
     )
 
 

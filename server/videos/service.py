@@ -387,6 +387,15 @@ def delete_video(session: Session, video_id: int) -> None:
     session.flush()
 
 
+def set_validation(session: Session, video_id: int, is_validation: bool) -> Video:
+    """Mark a video as validation (it leaves every training set; its segments — imported
+    ground truth or drawn — measure each trained version) or back as a training video."""
+    video = get_live_video(session, video_id)
+    video.is_validation = is_validation
+    session.flush()
+    return video
+
+
 def file_key(video: Video) -> str:
     """The storage key of the video's original (404 if it has none)."""
     if not video.file_path:
