@@ -157,12 +157,22 @@ def test_review_page_keeps_and_deletes_flagged_clicks(
         ),
         page=page,
     )
+    review = "document.getElementById('review').dataset"
+    strip = page.locator("#review-context")
+    page.wait_for_function(f"() => {review}.context === '{a_in['id']}'")
+    assert strip.is_visible()  # the strip shows the moment of the click about to be kept
     page.keyboard.press("k")  # keep
-    page.wait_for_function("() => document.getElementById('review').dataset.flags === '1'")
-    assert page.locator("#review-context").is_hidden()  # it showed the kept click
+    page.wait_for_function(f"() => {review}.flags === '1'")
+    assert strip.is_hidden()  # it showed the kept click
+    assert page.evaluate(f"() => {review}.context") == ""
     assert rows.nth(0).get_attribute("data-click-id") == str(b_in["id"])
+    page.keyboard.press("Enter")  # bob's click's moment, then delete it
+    page.wait_for_function(f"() => {review}.context === '{b_in['id']}'")
+    assert strip.is_visible()
     page.keyboard.press("d")  # delete
-    page.wait_for_function("() => document.getElementById('review').dataset.flags === '0'")
+    page.wait_for_function(f"() => {review}.flags === '0'")
+    assert strip.is_hidden()  # it showed the deleted click
+    assert page.evaluate(f"() => {review}.context") == ""
     kept = client.get("/api/v1/click-flags?include_kept=true", headers=admin.h).json()
     assert [(i["click_id"], i["kept"]) for i in kept["items"]] == [(a_in["id"], True)]
     deleted = client.get(
@@ -335,28 +345,37 @@ def test_quality_table_matches_the_api(app, client, admin, alice, bob, clip_byte
     world, _ = _flag_world(app, client, admin, alice, bob, clip_bytes)
     vid = world["video"]["id"]
     c0, c1 = world["classes"]
+    # imported GT Bounce [0.1, 2.0] holds alice's 0.4 s and 1.5 s clicks, not bob's 2.2 s one;
+    # alice's new 2.25 s click is inside the confident prediction [1.0, 2.5] only
+    gt = {"database": {"clip": {"annotations": [{"segment": [0.1, 2.0], "label": "Bounce"}]}}}
+    r = client.post(
+        "/api/v1/import/ground-truth",
+        headers=admin.h,
+        files={"file": ("gt.json", json.dumps(gt).encode(), "application/json")},
+    )
+    assert r.status_code == 200 and r.json()["segments"] == 1, r.text
+    r = client.post(f"/api/v1/videos/{vid}/clicks", json={"t_s": 2.25}, headers=alice.h)
+    assert r.status_code == 201, r.text
+    # alice's one timed click is an action click (checked by nobody's QA, counted in clicks)
+    r = client.post(
+        f"/api/v1/videos/{vid}/clicks",
+        json={"t_s": 3.0, "kind": "action", "class_id": c1, "client_elapsed_ms": 4200},
+        headers=alice.h,
+    )
+    assert r.status_code == 201, r.text
     client.put(f"/api/v1/videos/{vid}/labels", json={"class_ids": [c0]}, headers=alice.h)
     client.put(f"/api/v1/videos/{vid}/labels", json={"class_ids": [c0, c1]}, headers=bob.h)
     api = client.get("/api/v1/annotators/quality", headers=admin.h).json()
     page = open_page(admin, "/admin")
     page.wait_for_function("() => document.getElementById('quality').dataset.loaded === '1'")
     table = page.locator("#quality-table tbody tr")
-    assert table.count() == len(api["annotators"]) == 2
-    for i, a in enumerate(api["annotators"]):
-        cells = table.nth(i).locator("td").all_inner_texts()
-        share = f"{100 * a['flagged_share']:.1f} %" if a["flagged_share"] is not None else "–"
-        spc = f"{a['seconds_per_click']:.1f}" if a["seconds_per_click"] is not None else "–"
-        assert cells == [
-            a["name"],
-            str(a["clicks"]),
-            str(a["background_clicks"]),
-            str(a["videos"]),
-            spc,
-            str(a["flagged"]),
-            share,
-            "–",
-        ], cells
-    assert page.locator("#flag-count").inner_text() == "2"
+    assert [a["name"] for a in api["annotators"]] == ["alice", "bob"]
+    # name, clicks, background, videos, s/click, flagged, flagged share, inside GT (share)
+    assert [table.nth(i).locator("td").all_inner_texts() for i in range(table.count())] == [
+        ["alice", "4", "3", "1", "4.2", "3", "100.0 %", "2 (66.7 %)"],
+        ["bob", "1", "1", "1", "–", "1", "100.0 %", "0 (0.0 %)"],
+    ]
+    assert page.locator("#flag-count").inner_text() == "4"
     kappas = page.locator("#agreement-table tbody tr")
     assert [kappas.nth(i).locator("td").all_inner_texts() for i in range(kappas.count())] == [
         [c["class_name"], f"{c['kappa']:.2f}" if c["kappa"] is not None else "–"]
