@@ -26,7 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from model import distributed
-from model.config import SUPERVISION_MODES, ModelConfig, TrainConfig
+from model.config import CLICK_LOSSES, SUPERVISION_MODES
 from model.data import load_dataset
 from model.evaluate import (
     GroundTruth,
@@ -45,25 +45,107 @@ from model.train import fit, load_checkpoint, predict, resolve_device, save_chec
 
 # ----------------------------------------------------------------------------- train
 def add_train_parser(sub: Any) -> None:
-    p = sub.add_parser("train", help="train BackTAL on a split, write OUT/model.pt")
+    from model import recipes
+
+    p = sub.add_parser(
+        "train",
+        help="train BackTAL on a split, write OUT/model.pt",
+        description=(
+            "Train BackTAL. Every setting starts from a named recipe (--recipe; studio is the "
+            "default, published is BackTAL's released THUMOS14 recipe exactly); the options "
+            "below and --set / --config override single fields. The checkpoint records the "
+            "recipe and every override (OUT/recipe.json, loadable with --config)."
+        ),
+        epilog="recipes:\n"
+        + "\n".join(f"  {r.name:10s} {r.summary}" for r in recipes.RECIPES.values())
+        + "\n\n--set keys (ModelConfig / TrainConfig fields, model/config.py):\n  "
+        + "\n  ".join(_wrap_keys(recipes.option_names())),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--data", required=True, help="npz root folder or .json npy index")
     p.add_argument("--split", default="val", help="training split (THUMOS14: val)")
-    p.add_argument("--supervision", choices=SUPERVISION_MODES, default="bg-click")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--hidden", type=int, default=2048)
-    p.add_argument("--affinity", choices=("paper", "official"), default="paper")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--holdout", type=float, default=0.1, help="fraction held out to pick epoch")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
+    p.add_argument(
+        "--recipe",
+        choices=recipes.RECIPE_NAMES,
+        default=None,
+        help="the recipe every setting starts from (default: studio, or --config's)",
+    )
+    p.add_argument(
+        "--config",
+        metavar="FILE.json",
+        help='{"recipe": NAME, "overrides": {KEY: VALUE}}: e.g. a model version\'s or a '
+        "previous run's recipe.json",
+    )
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any training option (repeatable), e.g. --set lr=1e-3 "
+        "--set loss_weights.click=0 --set post.class_threshold=0.2",
+    )
+    p.add_argument("--supervision", choices=SUPERVISION_MODES, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="recipe: 40")
+    p.add_argument("--hidden", type=int, default=None, help="base-module width (recipe: 2048)")
+    p.add_argument("--affinity", choices=("paper", "official"), default=None)
+    p.add_argument("--batch-size", type=int, default=None, help="recipe: 16")
+    p.add_argument("--lr", type=float, default=None, help="recipe: 1e-4")
+    p.add_argument(
+        "--holdout", type=float, default=None, help="fraction held out to pick the epoch (0.1)"
+    )
+    p.add_argument("--click-loss", choices=CLICK_LOSSES, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:1 ...")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default=None)
     p.set_defaults(handler=run_train)
 
 
+def _wrap_keys(keys: Sequence[str], width: int = 90) -> list[str]:
+    lines, line = [], ""
+    for key in keys:
+        if line and len(line) + len(key) + 2 > width:
+            lines.append(line)
+            line = ""
+        line += ("" if not line else "  ") + key
+    return [*lines, line] if line else lines
+
+
+# the dedicated options and the config fields they set
+_OPTION_FIELDS = {
+    "supervision": "supervision",
+    "epochs": "epochs",
+    "hidden": "hidden",
+    "affinity": "affinity",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "holdout": "holdout_fraction",
+    "click_loss": "click_loss",
+    "seed": "seed",
+    "device": "device",
+    "precision": "precision",
+}
+
+
+def train_overrides(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """(recipe, overrides) from --config, then --set, then the dedicated options (later wins)."""
+    from model import recipes
+
+    recipe: str | None = None
+    overrides: dict[str, Any] = {}
+    if args.config:
+        recipe, overrides = recipes.load_config_file(args.config)
+    overrides |= recipes.parse_sets(args.sets)
+    for option, key in _OPTION_FIELDS.items():
+        value = getattr(args, option)
+        if value is not None:
+            overrides[key] = value
+    return args.recipe or recipe or "studio", overrides
+
+
 def run_train(args: argparse.Namespace) -> int:
-    joined = distributed.init_from_env(args.device)  # under torchrun: join the process group
+    joined = distributed.init_from_env(args.device or "auto")  # under torchrun: join the group
     try:
         return _train(args)
     finally:
@@ -72,27 +154,26 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from model import recipes
+
     main_process = distributed.is_main_process()  # only rank 0 reports and writes OUT
+    try:
+        recipe, overrides = train_overrides(args)
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     items, class_names = load_dataset(args.data, args.split)
-    model_config = ModelConfig(
+    model_config, config = recipes.resolve(
+        recipe,
         feature_dim=items[0].features.shape[1],
         num_classes=len(class_names),
-        hidden=args.hidden,
-        affinity=args.affinity,
+        overrides=overrides,
     )
-    config = TrainConfig(
-        supervision=args.supervision,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        device=args.device,
-        precision=args.precision,
-        holdout_fraction=args.holdout,
-    )
+    if main_process:
+        print(f"recipe: {recipes.describe(model_config, config)}")
     bar = tqdm(
         total=config.epochs,
-        desc=f"train {args.supervision}",
+        desc=f"train {config.supervision}",
         unit="epoch",
         disable=not main_process,
     )
@@ -116,7 +197,13 @@ def _train(args: argparse.Namespace) -> int:
     }
     save_checkpoint(out / "model.pt", result.model, model_config, config, class_names, metrics)
     (out / "history.json").write_text(json.dumps(result.history, indent=1))
-    print(f"best epoch {result.best_epoch}, chosen by {result.selection}")
+    record = recipes.recipe_record(model_config, config)
+    (out / "recipe.json").write_text(json.dumps(record, indent=1))
+    stopped = " (stopped early)" if result.stopped_early else ""
+    print(
+        f"best epoch {result.best_epoch} of {len(result.history)}{stopped}, "
+        f"chosen by {result.selection}"
+    )
     print(f"wrote {out / 'model.pt'}")
     return 0
 

@@ -1,6 +1,9 @@
 """Frozen configuration dataclasses, storable as plain JSON (``to_dict`` / ``from_dict``).
 
-Defaults are the published THUMOS14 settings of BackTAL (VividLe/BackTAL, experiments/THUMOS14).
+The defaults are the ``studio`` recipe (:mod:`model.recipes`): the published THUMOS14 settings
+of BackTAL (VividLe/BackTAL, experiments/THUMOS14) plus what the benchmark showed the published
+recipe needs to learn at any width (docs/benchmarks.md). ``model.recipes.resolve("published")``
+gives the published settings exactly; every field says which value is published.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ PUBLISHED_FEATURE_DIM = 2048
 PUBLISHED_HIDDEN = 2048
 PUBLISHED_AUX_HIDDEN = 512
 PRECISIONS = ("fp32", "bf16")
+# What background clicks train (model.losses): "published" = the paper's three terms on the
+# class logits and the embedding; the others are the candidates of docs/benchmarks.md.
+CLICK_LOSSES = ("published", "no-click-ce", "filter", "keep-labelled", "separation")
 
 
 class _PlainDict:
@@ -73,10 +79,10 @@ class ModelConfig(_PlainDict):
     # k as the video score), so the filter can only suppress some snippets relative to others
     # and cannot shrink the whole video (see docs/benchmarks.md, "filter collapse").
     filter_norm: str = "none"
-    # "none": features as given (published). "standardize": the network z-scores every
+    # "none": features as given (published). "standardize" (studio): the network z-scores every
     # feature dimension with the mean and std of the training snippets, stored with the
     # weights (set by ``fit``), so raw features go in at training and at inference alike.
-    input_norm: str = "none"
+    input_norm: str = "standardize"
 
     def __post_init__(self) -> None:
         if self.input_norm not in INPUT_NORMS:
@@ -124,8 +130,11 @@ class PostConfig(_PlainDict):
 
 @dataclass(frozen=True)
 class TrainConfig(_PlainDict):
-    """Optimisation and model selection. Adam as published (lr 1e-4, wd 5e-4, batch 16)."""
+    """Optimisation and model selection. Adam as published (lr 1e-4, wd 5e-4, batch 16); the
+    defaults are the studio recipe (``recipe`` names the recipe these values were resolved from,
+    see :mod:`model.recipes`)."""
 
+    recipe: str = "studio"
     supervision: str = "bg-click"
     epochs: int = 40
     batch_size: int = 16
@@ -136,21 +145,29 @@ class TrainConfig(_PlainDict):
     device: str = "auto"  # "auto" = cuda when available, else cpu
     precision: str = "fp32"  # "bf16": autocast the network to bfloat16 (losses stay fp32)
     holdout_fraction: float = 0.1  # training videos held out for choosing the best epoch
-    # "none": one Adam lr for every weight (published). "width": each weight matrix's lr is
+    # "none": one Adam lr for every weight (published). "width" (studio): each weight matrix's lr is
     # multiplied by (published fan-in / its fan-in) — 1 at the published shapes — so that a
     # narrower network's logits move per step as the published one's do (Adam's step per
     # weight is ~lr whatever the width; a layer's output change sums fan-in such steps).
-    lr_scaling: str = "none"
-    # "none": PyTorch's default initialisation (published). "width": the classifier starts at
-    # its default weights x sqrt(published width / width) — 1 at the published shapes — so
-    # that, with lr_scaling="width", one Adam step of the base module moves the logits as far
-    # as in the published network (its output change reaches the logits through the
-    # classifier, summed coherently over the width; see docs/benchmarks.md, "dead start").
-    init_scaling: str = "none"
-    # 0: every loss term at full weight from the first step (published). N > 0: the click
-    # cross-entropy's weight is multiplied by min(1, (epoch - 1) / N) (epoch 1-based): off in
-    # the first epoch, full from epoch N + 1; the other terms are not scheduled.
-    click_rampup_epochs: int = 0
+    lr_scaling: str = "width"
+    # "none": PyTorch's default initialisation (published). "width" (studio): the classifier
+    # starts at its default weights x sqrt(published width / width) — 1 at the published
+    # shapes — so that, with lr_scaling="width", one Adam step of the base module moves the
+    # logits as far as in the published network (its output change reaches the logits through
+    # the classifier, summed coherently over the width; see docs/benchmarks.md, "dead start").
+    init_scaling: str = "width"
+    # 0: every loss term at full weight from the first step (published). N > 0 (studio: 2): the
+    # click cross-entropy's weight is multiplied by min(1, (epoch - 1) / N) (epoch 1-based): off
+    # in the first epoch, full from epoch N + 1; the other terms are not scheduled.
+    click_rampup_epochs: int = 2
+    # which terms background clicks train (CLICK_LOSSES, model.losses): "published" = the
+    # paper's click cross-entropy, score separation and embedding loss.
+    click_loss: str = "published"
+    # Early stopping: 0 = train all ``epochs`` (published). N > 0: stop once the held-out
+    # selection criterion has not improved for N epochs (never before ``min_epochs``); the best
+    # epoch's weights are returned either way. Needs held-out videos.
+    patience: int = 0
+    min_epochs: int = 0
     loss_weights: LossWeights = field(default_factory=LossWeights)
     post: PostConfig = field(default_factory=PostConfig)
 
@@ -167,6 +184,10 @@ class TrainConfig(_PlainDict):
             )
         if self.click_rampup_epochs < 0:
             raise ValueError("click_rampup_epochs must be >= 0")
+        if self.click_loss not in CLICK_LOSSES:
+            raise ValueError(f"click_loss must be one of {CLICK_LOSSES}, got {self.click_loss!r}")
+        if self.patience < 0 or self.min_epochs < 0:
+            raise ValueError("patience and min_epochs must be >= 0")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if not 0.0 <= self.holdout_fraction < 1.0:

@@ -18,6 +18,24 @@
   relu(max_fg S − 0.1); mean over videos.
 
 Terms that have nothing to act on in a batch (no clicks) are 0, not NaN.
+
+``click_loss`` (``TrainConfig.click_loss``) chooses what background clicks train; action clicks
+always keep their cross-entropy towards their class. Per variant (docs/benchmarks.md, "Click
+losses"):
+
+- ``published``: CE of the base CAS towards background at each background click, score
+  separation, embedding loss.
+- ``no-click-ce``: separation and embedding only (no CE at background clicks).
+- ``keep-labelled``: CE towards background over background + the classes the video is *not*
+  labelled with (its labelled classes leave the softmax at background clicks), embedding; no
+  separation (it acts on the labelled classes only).
+- ``separation``: the separation margin only.
+- ``filter``: only the foreground filter learns from clicks: BCE of a_t towards 0 at background
+  clicks (and towards 1 at action clicks); no term on the class logits.
+
+The click term is always the mean over clicked snippets of each click's loss (0 for a click a
+variant does not use), so it is normalised over the same set in every variant (exact under
+data-parallel training, :mod:`model.distributed`).
 """
 
 from __future__ import annotations
@@ -25,7 +43,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from model.config import LossWeights
+from model.config import CLICK_LOSSES, LossWeights
 from model.data import IGNORE, Batch
 from model.network import BackTALOutput, masked_topk
 
@@ -41,6 +59,44 @@ def click_ce(cas: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     count = (points != IGNORE).sum()
     total = F.cross_entropy(cas, points, ignore_index=IGNORE, reduction="sum")
     return total / count.clamp(min=1)
+
+
+def click_loss_term(
+    cas_base: torch.Tensor,
+    fg_weight: torch.Tensor,
+    points: torch.Tensor,
+    labels: torch.Tensor,
+    variant: str = "published",
+) -> torch.Tensor:
+    """Mean over clicked snippets of each click's loss under ``variant`` (module docstring).
+
+    cas_base: (B, C+1, T); fg_weight: (B, T); points: (B, T) class index at clicks, IGNORE
+    elsewhere (C = background); labels: (B, C)  ->  ()"""
+    if variant not in CLICK_LOSSES:
+        raise ValueError(f"unknown click loss {variant!r}")
+    if variant == "published":
+        return click_ce(cas_base, points)
+    num_classes = labels.shape[1]
+    clicked = points != IGNORE  # (B, T)
+    bg = points == num_classes  # (B, T)
+    cas = cas_base
+    if variant == "keep-labelled":
+        labelled = F.pad(labels > 0, (0, 1))  # (B, C+1), background never hidden
+        cas = cas.masked_fill(bg[:, None, :] & labelled[:, :, None], float("-inf"))
+    ce = F.cross_entropy(cas, points, ignore_index=IGNORE, reduction="none")  # (B, T)
+    if variant != "keep-labelled":
+        ce = ce * (clicked & ~bg).to(ce.dtype)  # action clicks only
+    total = ce.sum()
+    if variant == "filter":
+        a = fg_weight.clamp(1e-6, 1 - 1e-6)  # (B, T)
+        bce = torch.where(bg, -torch.log1p(-a), -torch.log(a))  # towards 0 at bg, 1 at action
+        total = total + (bce * clicked.to(bce.dtype)).sum()
+    return total / clicked.sum().clamp(min=1)
+
+
+# which of the other two click terms each variant keeps
+USES_SEPARATION = {"published", "no-click-ce", "separation"}
+USES_EMBEDDING = {"published", "no-click-ce", "keep-labelled"}
 
 
 def _mean_over(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -105,13 +161,18 @@ def embedding_loss(
 
 
 def backtal_losses(
-    outputs: BackTALOutput, batch: Batch, weights: LossWeights, supervision: str
+    outputs: BackTALOutput,
+    batch: Batch,
+    weights: LossWeights,
+    supervision: str,
+    click_loss: str = "published",
 ) -> dict[str, torch.Tensor]:
     """Every loss term by name, plus the weighted "total".
 
     ``batch.points`` already holds only the clicks ``supervision`` allows (see
     :func:`model.data.collate`); ``supervision`` is checked for consistency: in "weak" mode
-    no click term is used even if the batch carries clicks.
+    no click term is used even if the batch carries clicks. ``click_loss``: what background
+    clicks train (module docstring); terms a variant does not use are 0.
     """
     num_classes = batch.labels.shape[1]
     points = batch.points
@@ -119,21 +180,32 @@ def backtal_losses(
         points = torch.full_like(points, IGNORE)
     bg = points == num_classes  # (B, T)
     ones = torch.ones_like(batch.labels[:, :1])
+    zero = outputs.cas_base.new_zeros(())
     terms = {
         "video_base": video_ce(outputs.score_base, torch.cat([batch.labels, ones], 1)),
         "video_supp": video_ce(outputs.score_supp, torch.cat([batch.labels, ones * 0], 1)),
         "fg_norm": outputs.fg_weight.abs().sum(1).mean(),
-        "click": click_ce(outputs.cas_base, points),
-        "separation": separation_loss(outputs.cas_base, outputs.score_base, batch.labels, bg),
-        "embedding": embedding_loss(
-            outputs.embedding,
-            outputs.cas_supp,
-            batch.labels,
-            bg,
-            outputs.mask,
-            outputs.topk,
-            weights.similar_min,
-            weights.different_max,
+        "click": click_loss_term(
+            outputs.cas_base, outputs.fg_weight, points, batch.labels, click_loss
+        ),
+        "separation": (
+            separation_loss(outputs.cas_base, outputs.score_base, batch.labels, bg)
+            if click_loss in USES_SEPARATION
+            else zero
+        ),
+        "embedding": (
+            embedding_loss(
+                outputs.embedding,
+                outputs.cas_supp,
+                batch.labels,
+                bg,
+                outputs.mask,
+                outputs.topk,
+                weights.similar_min,
+                weights.different_max,
+            )
+            if click_loss in USES_EMBEDDING
+            else zero
         ),
     }
     terms["total"] = (

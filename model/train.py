@@ -37,6 +37,7 @@ from model.evaluate import compute_map
 from model.losses import backtal_losses
 from model.network import BackTAL, BackTALOutput
 from model.postprocess import Segment, localize, minmax_normalize
+from model.recipes import recipe_record
 
 CHECKPOINT_FORMAT = "backtal-studio/1"
 
@@ -49,8 +50,14 @@ class TrainingCancelled(Exception):
 class FitResult:
     model: BackTAL
     best_epoch: int  # 1-based
-    history: list[dict[str, Any]]  # per epoch: {"epoch", "losses", "val"}
+    history: list[dict[str, Any]]  # per epoch run: {"epoch", "losses", "val"}
     holdout: list[str] = field(default_factory=list)  # names of the held-out videos
+
+    @property
+    def stopped_early(self) -> bool:
+        """True when early stopping (``TrainConfig.patience``) ended training before
+        ``epochs``."""
+        return bool(self.history) and self.history[-1].get("stopped", False)
 
     @property
     def best_metrics(self) -> dict[str, float]:
@@ -179,7 +186,9 @@ def train_step(
     """One optimisation step on a batch already on the model's device."""
     model.train()
     outputs = forward(model, batch, config.precision)
-    terms = backtal_losses(outputs, batch, config.loss_weights, config.supervision)
+    terms = backtal_losses(
+        outputs, batch, config.loss_weights, config.supervision, config.click_loss
+    )
     optimizer.zero_grad(set_to_none=True)
     terms["total"].backward()
     optimizer.step()
@@ -209,7 +218,9 @@ def sharded_train_step(
     batch = distributed.pad_batch(collate(shard, config.supervision), length).to(device)
     net.train()
     outputs = forward(net, batch, config.precision)
-    terms = backtal_losses(outputs, batch, config.loss_weights, config.supervision)
+    terms = backtal_losses(
+        outputs, batch, config.loss_weights, config.supervision, config.click_loss
+    )
     parts = distributed.shard_terms(terms, shares, config.loss_weights)
     optimizer.zero_grad(set_to_none=True)
     (parts["total"] * ctx.world_size).backward()  # DDP averages over ranks; we want the sum
@@ -239,7 +250,9 @@ def holdout_metrics(
     for chunk in _batches(items, config.batch_size):
         batch = collate(chunk, config.supervision).to(device)
         out = model(batch.features, batch.mask)
-        terms = backtal_losses(out, batch, config.loss_weights, config.supervision)
+        terms = backtal_losses(
+            out, batch, config.loss_weights, config.supervision, config.click_loss
+        )
         loss_sum += float(terms["total"]) * len(chunk)
         probs = torch.softmax(out.score_supp, dim=1)[:, :num_classes]  # (B, C)
         predicted = probs >= config.post.class_threshold
@@ -323,6 +336,13 @@ def selection_criterion(metrics: dict[str, float]) -> str:
             "top-1 video accuracy in video_top1)"
         )
     return "held-out loss (no GT segments, no video labels)"
+
+
+def stop_early(best_epoch: int, epoch: int, patience: int, min_epochs: int) -> bool:
+    """Early stopping (``TrainConfig.patience``): after ``epoch`` (1-based), stop when the
+    best held-out epoch so far is ``patience`` or more epochs back and at least ``min_epochs``
+    have run. ``patience`` 0: never."""
+    return patience > 0 and epoch >= min_epochs and epoch - best_epoch >= patience
 
 
 def seed_everything(seed: int) -> None:
@@ -411,6 +431,7 @@ def fit(
             if best_key is None or key > best_key:
                 best_key, best_epoch = key, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        stopping = bool(held) and stop_early(best_epoch, epoch, config.patience, config.min_epochs)
         if on_progress is not None and (ctx is None or ctx.is_main):
             on_progress(
                 {
@@ -420,8 +441,12 @@ def fit(
                     "losses": mean_losses,
                     "val": val,
                     "best_epoch": best_epoch if held else epoch,
+                    "stopping": stopping,
                 }
             )
+        if stopping:  # the same on every rank: val was broadcast
+            history[-1]["stopped"] = True
+            break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
@@ -490,6 +515,7 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "model_config": model_config.to_dict(),
         "train_config": train_config.to_dict() if train_config is not None else None,
+        "recipe": recipe_record(model_config, train_config) if train_config is not None else None,
         "class_names": list(class_names),
         "metrics": _plain(metrics or {}),
     }
@@ -505,13 +531,19 @@ def save_checkpoint(
 def load_checkpoint(
     path: str | os.PathLike[str], device: str | torch.device = "cpu"
 ) -> tuple[BackTAL, ModelConfig, list[str], dict[str, Any]]:
-    """(model in eval mode, model config, class names, meta = train_config + metrics)."""
+    """(model in eval mode, model config, class names, meta = train_config + metrics + recipe)."""
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if payload.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
-    model_config = ModelConfig.from_dict(payload["model_config"])
+    stored = dict(payload["model_config"])
+    stored.setdefault("input_norm", "none")  # written before the option existed: published
+    model_config = ModelConfig.from_dict(stored)
     model = BackTAL(model_config)
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
-    meta = {"train_config": payload["train_config"], "metrics": payload["metrics"]}
+    meta = {
+        "train_config": payload["train_config"],
+        "metrics": payload["metrics"],
+        "recipe": payload.get("recipe"),
+    }
     return model, model_config, list(payload["class_names"]), meta

@@ -71,6 +71,7 @@ def tiny_model_config(dim: int = 16, num_classes: int = 2, **kw: object) -> Mode
         "embed_hidden": 16,
         "filter_hidden": 16,
         "dropout": 0.2,
+        "input_norm": "none",  # the published network; tests of the studio recipe set it
     }
     base.update(kw)
     return ModelConfig(**base)  # type: ignore[arg-type]

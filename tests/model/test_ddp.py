@@ -24,10 +24,10 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from model import distributed
-from model.config import TrainConfig
 from model.data import VideoItem, collate, write_npz_video
 from model.losses import backtal_losses
 from model.network import BackTAL
+from model.recipes import train_config
 from model.train import fit, forward, load_checkpoint
 from tests.model.backtal_toy import make_toy_videos, tiny_model_config
 
@@ -37,8 +37,8 @@ LOSS_TOL = 1e-5  # relative, per-epoch mean training losses and held-out metrics
 
 # 14 videos: 3 held out (mAP selection), 11 trained in global batches of 5, 5, 1 -> shards of
 # (3, 2), (3, 2), (1, 0): uneven shards and a rank with nothing (it joins with weight 0).
-CONFIG = TrainConfig(
-    supervision="both", epochs=2, batch_size=5, lr=1e-3, holdout_fraction=0.2, seed=3
+CONFIG = train_config(
+    "published", supervision="both", epochs=2, batch_size=5, lr=1e-3, holdout_fraction=0.2, seed=3
 )
 MODEL = tiny_model_config(dropout=0.0)
 
@@ -199,7 +199,7 @@ def test_torchrun_cli_train_writes_one_checkpoint(tmp_path: Path) -> None:
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=110)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("best epoch") == 1  # printed by rank 0 only
-    assert sorted(p.name for p in out.iterdir()) == ["history.json", "model.pt"]
+    assert sorted(p.name for p in out.iterdir()) == ["history.json", "model.pt", "recipe.json"]
     _, config, names, meta = load_checkpoint(out / "model.pt")
     assert config.hidden == 32 and names == ["class_0", "class_1"]
     assert meta["metrics"]["best_epoch"] in (1, 2)

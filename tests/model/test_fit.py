@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from model.config import ModelConfig, TrainConfig
+from model.recipes import train_config
 from model.train import (
     TrainingCancelled,
     fit,
@@ -25,7 +26,10 @@ from model.train import (
 )
 from tests.model.backtal_toy import make_toy_videos, tiny_model_config
 
-FAST = TrainConfig(supervision="bg-click", epochs=4, batch_size=4, lr=1e-3, holdout_fraction=0)
+# the published recipe (one lr for every weight, no ramp): these tests are about fit() itself
+FAST = train_config(
+    "published", supervision="bg-click", epochs=4, batch_size=4, lr=1e-3, holdout_fraction=0
+)
 
 
 def test_same_seed_same_weights_other_seed_differs() -> None:
@@ -375,3 +379,31 @@ def test_input_norm_standardizes_raw_features_inside_the_network(tmp_path: Path)
     torch.testing.assert_close(loaded.get_buffer("input_std"), model.get_buffer("input_std"))
     with pytest.raises(ValueError, match="input_norm"):
         tiny_model_config(input_norm="batch")
+
+
+def test_stop_early_by_hand() -> None:
+    from model.train import stop_early
+
+    # best epoch 3, patience 2: epoch 4 goes on, epoch 5 stops
+    assert [stop_early(3, e, 2, 0) for e in (3, 4, 5, 6)] == [False, False, True, True]
+    assert stop_early(3, 5, 2, 6) is False  # not before min_epochs
+    assert stop_early(3, 6, 2, 6) is True
+    assert stop_early(1, 40, 0, 0) is False  # patience 0: the published behaviour
+
+
+def test_early_stopping_ends_training_and_returns_the_best_epoch() -> None:
+    items = make_toy_videos(8)
+    config = replace(FAST, epochs=30, holdout_fraction=0.25, patience=2)
+    seen: list[dict] = []
+    result = fit(config, tiny_model_config(), items, on_progress=seen.append)
+    ran = len(result.history)
+    keys = [selection_key(h["val"]) for h in result.history]
+    assert result.best_epoch == 1 + keys.index(max(keys))
+    assert ran < 30 and result.stopped_early and seen[-1]["stopping"]
+    assert ran - result.best_epoch == 2  # stopped exactly `patience` epochs after the best
+    full = fit(replace(config, patience=0), tiny_model_config(), items)
+    assert len(full.history) == 30 and not full.stopped_early
+    # the same seed: the epochs both ran are identical
+    assert full.history[:ran] == [
+        {k: v for k, v in h.items() if k != "stopped"} for h in result.history
+    ]

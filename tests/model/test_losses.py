@@ -225,3 +225,68 @@ def test_vectorised_losses_match_per_video_loops_on_random_batches() -> None:
         want = loop_reference(out, batch, LossWeights())
         for name, value in want.items():
             assert got[name].item() == pytest.approx(value, rel=1e-5, abs=1e-6), name
+
+
+def test_click_loss_variants_by_hand() -> None:
+    """Video 0 (class 0) has background clicks at t = 0 (logits [1, 0, ln 2], a = 0.5) and
+    t = 1 (logits [3, 0, ln 2 + 1], a = 0.25); video 1 gets an action click of class 1 at t = 3
+    (logits [0, 0, 0], a = 0.8)."""
+    from dataclasses import replace
+
+    out, batch = toy_case()
+    e = math.e
+    bg_ce = [math.log((e + 3) / 2), math.log((e**3 + 1 + 2 * e) / (2 * e))]
+    # keep-labelled: class 0 (labelled) leaves the softmax at video 0's background clicks
+    kept_ce = [math.log(3 / 2), math.log((1 + 2 * e) / (2 * e))]
+    bce_bg = [math.log(2.0), math.log(4 / 3)]  # -ln(1 - a)
+    published = backtal_losses(out, batch, LossWeights(), "bg-click", "published")
+    assert float(published["click"]) == pytest.approx(sum(bg_ce) / 2)
+    for variant, click, sep, emb in (
+        ("no-click-ce", 0.0, True, True),
+        ("keep-labelled", sum(kept_ce) / 2, False, True),
+        ("separation", 0.0, True, False),
+        ("filter", sum(bce_bg) / 2, False, False),
+    ):
+        terms = backtal_losses(out, batch, LossWeights(), "bg-click", variant)
+        assert float(terms["click"]) == pytest.approx(click), variant
+        for name, used in (("separation", sep), ("embedding", emb)):
+            want = float(published[name]) if used else 0.0
+            assert float(terms[name]) == pytest.approx(want), (variant, name)
+        assert float(terms["video_supp"]) == pytest.approx(float(published["video_supp"]))
+
+    points = batch.points.clone()
+    points[1, 3] = 1  # an action click of class 1
+    fg = out.fg_weight.clone()
+    fg[1, 3] = 0.8
+    both_out, both = out._replace(fg_weight=fg), replace(batch, points=points)
+    action_ce = math.log(3.0)
+    cases = {
+        "published": (sum(bg_ce) + action_ce) / 3,
+        "no-click-ce": action_ce / 3,  # action clicks keep their CE; still a mean over 3 clicks
+        "keep-labelled": (sum(kept_ce) + action_ce) / 3,
+        "filter": (sum(bce_bg) + action_ce - math.log(0.8)) / 3,  # a -> 1 at the action click
+    }
+    for variant, want in cases.items():
+        got = backtal_losses(both_out, both, LossWeights(), "both", variant)["click"]
+        assert float(got) == pytest.approx(want), variant
+    with pytest.raises(ValueError, match="unknown click loss"):
+        backtal_losses(out, batch, LossWeights(), "bg-click", "what")
+
+
+def test_click_loss_variants_leave_the_labelled_class_logits_alone() -> None:
+    """The gradient of the click term on the labelled class's logits at background clicks:
+    published pushes them down, keep-labelled and filter do not touch them."""
+    out, batch = toy_case()
+    for variant, touched in (("published", True), ("keep-labelled", False), ("filter", False)):
+        cas = out.cas_base.clone().requires_grad_(True)
+        fg = out.fg_weight.clone().requires_grad_(True)
+        terms = backtal_losses(
+            out._replace(cas_base=cas, fg_weight=fg), batch, LossWeights(), "bg-click", variant
+        )
+        terms["click"].backward()
+        assert cas.grad is not None
+        labelled_at_clicks = cas.grad[0, 0, :2]
+        assert bool((labelled_at_clicks > 0).all()) is touched, variant  # > 0: pushed down
+        if variant == "filter":
+            assert float(cas.grad.abs().sum()) == 0.0 and fg.grad is not None
+            assert bool((fg.grad[0, :2] > 0).all())  # a_t pushed towards 0 at the clicks

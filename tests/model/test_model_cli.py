@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -54,14 +53,13 @@ def _write_dataset(root: Path) -> Path:
 
 
 def test_train_predict_eval_end_to_end(tmp_path: Path) -> None:
-    started = time.perf_counter()
     data = tmp_path / "data"
     gt = _write_dataset(data)
     out = tmp_path / "run"
     trained = _cli(
         "train", "--data", str(data), "--supervision", "bg-click", "--out", str(out),
-        "--epochs", "60", "--hidden", "32", "--batch-size", "4", "--lr", "1e-3",
-        "--holdout", "0.25", "--device", "cpu",
+        "--recipe", "published", "--epochs", "60", "--hidden", "32", "--batch-size", "4",
+        "--lr", "1e-3", "--holdout", "0.25", "--device", "cpu",
     )  # fmt: skip
     assert (out / "model.pt").is_file()
     assert "chosen by held-out mAP@0.1:0.7 on 4 videos" in trained.stdout
@@ -80,7 +78,6 @@ def test_train_predict_eval_end_to_end(tmp_path: Path) -> None:
     assert set(report) == {"mAP", "avg_0.1_0.7", "avg_0.3_0.7"}
     assert list(report["mAP"]) == ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9"]
     assert report["mAP"]["0.5"] > 0.5  # the planted actions are easy to find
-    assert time.perf_counter() - started < 120
 
 
 def test_parser_has_one_subcommand_per_handler() -> None:
@@ -88,7 +85,8 @@ def test_parser_has_one_subcommand_per_handler() -> None:
     args = parser.parse_args(["make-sim", "--gt", "g.json", "--clicks", "c.txt", "--out", "o"])
     assert args.command == "make-sim" and args.seed == 0
     args = parser.parse_args(["train", "--data", "d", "--supervision", "weak", "--out", "o"])
-    assert (args.split, args.epochs, args.hidden, args.device) == ("val", 40, 2048, "auto")
+    assert args.split == "val" and args.recipe is None and args.sets == []
+    assert (args.epochs, args.hidden, args.device) == (None, None, None)  # from the recipe
     assert (
         parser.parse_args(["predict", "--ckpt", "m", "--data", "d", "--out", "r"]).split == "test"
     )

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
-from model.config import SUPERVISION_MODES, TrainConfig
+from model.config import SUPERVISION_MODES
 from model.evaluate import segment_iou
+from model.recipes import train_config
 from model.train import fit, predict
 from tests.model.backtal_toy import make_toy_videos, tiny_model_config
 
@@ -25,10 +24,10 @@ FLOOR = {"video_base": float(np.log(2.0))}
 @pytest.mark.parametrize("mode", SUPERVISION_MODES)
 def test_each_mode_drives_its_losses_down(mode: str) -> None:
     items = make_toy_videos(4, seed=0)
-    config = TrainConfig(supervision=mode, epochs=200, batch_size=4, lr=1e-3, holdout_fraction=0)
-    started = time.perf_counter()
+    config = train_config(
+        "published", supervision=mode, epochs=200, batch_size=4, lr=1e-3, holdout_fraction=0
+    )
     result = fit(config, tiny_model_config(), items)
-    assert time.perf_counter() - started < 60
 
     def mean_of(epochs: list[dict], term: str) -> float:
         return float(np.mean([h["losses"][term] for h in epochs]))
@@ -45,8 +44,8 @@ def test_each_mode_drives_its_losses_down(mode: str) -> None:
 
 def test_bg_click_localizes_the_planted_action_on_new_videos() -> None:
     train = make_toy_videos(16, seed=0)
-    config = TrainConfig(
-        supervision="bg-click", epochs=60, batch_size=4, lr=1e-3, holdout_fraction=0
+    config = train_config(
+        "published", supervision="bg-click", epochs=60, batch_size=4, lr=1e-3, holdout_fraction=0
     )
     model = fit(config, tiny_model_config(dropout=0.7), train).model
     fresh = make_toy_videos(4, seed=1)
