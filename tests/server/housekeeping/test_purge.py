@@ -105,18 +105,25 @@ def test_dry_run_lists_exactly_what_a_purge_removes(  # type: ignore[no-untyped-
     with app.state.sessionmaker() as s:
         v1, v2 = s.scalars(select(ModelVersion).order_by(ModelVersion.id))
         trains = list(s.scalars(select(Job).where(Job.kind == JobKind.train).order_by(Job.id)))
-        suggestion = s.scalar(select(Suggestion).where(Suggestion.video_id == a))
+    # a suggestion on the video to purge, whatever the tiny model happened to suggest
+    with session_scope(app.state.sessionmaker) as s:
+        suggestion = Suggestion(
+            model_version_id=v2.id, video_id=a, rank=99, t_s=3.1, score=0.5, reason="low_confidence"
+        )
+        s.add(suggestion)
+        s.flush()
+        sid = suggestion.id
     assert [j.status for j in trains] == [JobStatus.succeeded] * 2
     assert v2.is_active and (settings.media_dir / v2.checkpoint_path).is_file()
     assert not (settings.media_dir / v1.checkpoint_path).exists()  # removed after publishing
     assert "1 old checkpoint file(s) removed" in (trains[1].message or "")
-    if suggestion is not None:  # an annotator's answer to a suggestion on a purged video
-        r = client.put(
-            f"/api/v1/suggestions/{suggestion.id}/response",
-            headers=alice.h,
-            json={"response": SuggestionResponseKind.passed.value},
-        )
-        assert r.status_code == 200, r.text
+    # an annotator's answer to that suggestion: the purge takes it with the suggestion
+    r = client.put(
+        f"/api/v1/suggestions/{sid}/response",
+        headers=alice.h,
+        json={"response": SuggestionResponseKind.passed.value},
+    )
+    assert r.status_code == 200, r.text
     # a re-uploaded copy of b shares b's original file: b's purge must not take it
     assert client.delete(f"/api/v1/videos/{a}", headers=admin.h).status_code == 204
     assert client.delete(f"/api/v1/videos/{b}", headers=admin.h).status_code == 204
@@ -156,6 +163,11 @@ def test_dry_run_lists_exactly_what_a_purge_removes(  # type: ignore[no-untyped-
     listed_rows = {line.strip() for line in planned if line.strip().startswith("row ")}
     gone_rows = {r for t in rows_before if t != "videos" for r in rows_before[t] - rows_after[t]}
     assert gone_rows == listed_rows and listed_rows
+    assert {
+        f"row suggestions id={sid}",
+        f"row suggestion_responses suggestion_id={sid} annotator_id={alice.id}",
+    } <= listed_rows
+    assert not rows_after["responses"]  # the only answer was to a purged video's suggestion
     changed = {int(r.split("|")[0]) for r in rows_before["videos"] - rows_after["videos"]}
     updates = {int(m[1]) for line in planned if (m := re.search(r"update videos id=(\d+):", line))}
     assert changed == updates == {a, b}
