@@ -8,11 +8,13 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from server.storage import LocalStorage, ObjectNotFound, Storage, check_key, open_storage
-from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY
+from server.storage.base import StorageError
+from tests.s3server import SECRET_KEY
 
 MiB = 1024 * 1024
 
@@ -203,18 +205,35 @@ def test_s3_objects_live_under_the_prefix(s3_storage) -> None:  # type: ignore[n
     assert [o.key for o in s3_storage.list()] == ["features/1/a.npy"]
 
 
-def test_s3_credentials_from_the_standard_aws_variables(s3_settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+def test_s3_credentials_from_the_standard_aws_variables(s3_settings, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Settings without credentials or region: the client takes them from AWS_* variables
+    (and from nowhere else here: no profile, no config file, no instance metadata)."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     bare = s3_settings.model_copy(
         update={"s3_access_key_id": None, "s3_secret_access_key": None, "s3_region": None}
     )
+    # no variables: no credentials at all, nothing is written
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(StorageError, match="Unable to locate credentials"):
+        open_storage(bare).ensure_bucket()  # type: ignore[attr-defined]
+    # the variables (a key and a region no setting names): requests are signed with them
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "env-only-access-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
     storage = open_storage(bare)
     storage.ensure_bucket()  # type: ignore[attr-defined]
     storage.put_bytes("k", b"v")
     assert storage.read_bytes("k") == b"v"
-    assert os.environ["AWS_ACCESS_KEY_ID"] == ACCESS_KEY
+    url = storage.presigned_url("k", expires_s=60)
+    assert url is not None
+    (credential,) = parse_qs(urlsplit(url).query)["X-Amz-Credential"]
+    key, _, region, service, _ = credential.split("/")
+    assert (key, region, service) == ("env-only-access-key", "eu-west-3", "s3")
 
 
 def test_api_and_worker_refuse_a_storage_url_that_names_no_backend(tmp_path: Path) -> None:
