@@ -28,6 +28,7 @@ from server.auth import user_for_token
 from server.clicks import stats as click_stats
 from server.errors import NotFound
 from server.models import Role, User
+from server.predictions.service import prediction_sources
 from server.storage.serve import serve_object
 from server.suggestions import service as suggestions
 from server.videos import listing
@@ -219,12 +220,14 @@ def videos_page(request: Request, offset: int = 0) -> Response:
         next_id = videos_service.next_unannotated(session, user.id, None)
         mine = click_stats.annotator_totals(session, user.id)
         annotated_duration = click_stats.annotated_duration_s(session, user.id)
+        sources = prediction_sources(session, [v.id for v in videos])
     rows = []
     for v in videos:
         s = stats[v.id]
         rows.append(
             {
                 "video": v,
+                "predictions": sources[v.id],
                 "clicks": s.clicks,
                 "labels": s.labels,
                 "annotated": bool(s.clicks or s.labels),

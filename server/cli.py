@@ -79,6 +79,7 @@ def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
     from server.errors import ApiError
     from server.features.service import attach_features, check_extractor_name, read_feature_file
     from server.migrate import upgrade
+    from server.predictions.service import queue_for_videos
     from server.videos.service import create_video_record
 
     folder = Path(args.dir) / args.split if args.split else Path(args.dir)
@@ -89,7 +90,8 @@ def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
     upgrade(settings)
     factory = make_sessionmaker(make_engine(settings))
     storage = open_storage(settings)
-    created = attached = 0
+    created = 0
+    attached_ids: list[int] = []
     try:
         with session_scope(factory) as session:
             for path in tqdm(files, desc="features", unit="video"):
@@ -114,11 +116,16 @@ def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
                     )
                     created += 1
                 attach_features(session, storage, video, parsed.array, extractor)
-                attached += 1
+                attached_ids.append(video.id)
+            # the active model version predicts them: one job for the whole import
+            job = queue_for_videos(session, attached_ids, max_attempts=settings.job_max_attempts)
+            job_id = job.id if job is not None else None
     except ApiError as exc:
         print(f"error: {exc.detail}; nothing was imported", file=sys.stderr)
         return 1
-    print(f"attached features to {attached} videos ({created} created)")
+    print(f"attached features to {len(attached_ids)} videos ({created} created)")
+    if job_id is not None:
+        print(f"predictions of the active model version queued (job {job_id})")
     return 0
 
 

@@ -12,8 +12,8 @@ from fastapi.responses import StreamingResponse
 from server.auth import AdminUser, CurrentUser, SessionDep
 from server.config import Settings
 from server.errors import BadRequest, Forbidden
-from server.exports import dataset, service
-from server.exports.schemas import ClickExportPage, ImportResult
+from server.exports import dataset, labels, service
+from server.exports.schemas import ClickExportPage, ImportResult, LabelExport
 from server.models import Role
 from server.videos.upload import multipart_body, receive_file_bytes
 
@@ -67,6 +67,27 @@ def export_clicks(
         offset=offset,
     )
     return ClickExportPage(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/export/labels", response_model=LabelExport)
+def export_labels(
+    _: AdminUser,
+    session: SessionDep,
+    parts: Annotated[
+        list[str] | None,
+        Query(description="labels, clicks, segments (comma-separated or repeated); default all"),
+    ] = None,
+    annotator_id: int | None = None,
+    video_id: int | None = None,
+) -> LabelExport:
+    """Every live video with its annotators' video-level labels, clicks and segments (by
+    name), in one JSON document; ``annotator_id`` / ``video_id`` narrow it."""
+    return labels.export_labels(
+        session,
+        parts=labels.parse_parts(parts),
+        annotator_id=annotator_id,
+        video_id=video_id,
+    )
 
 
 @router.post(

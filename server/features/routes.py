@@ -6,6 +6,7 @@ from fastapi.concurrency import run_in_threadpool
 from server.auth import AdminUser, SessionDep
 from server.config import Settings
 from server.features import service
+from server.predictions import service as predictions
 from server.videos.schemas import FeatureInfo
 from server.videos.service import get_live_video
 from server.videos.upload import multipart_body, receive_file_bytes
@@ -24,7 +25,8 @@ router = APIRouter(tags=["features"])
 async def import_features(
     video_id: int, request: Request, _: AdminUser, session: SessionDep
 ) -> FeatureInfo:
-    """Attach pre-extracted features: ``.npy`` (T, D) or the official ``.npz`` layout."""
+    """Attach pre-extracted features: ``.npy`` (T, D) or the official ``.npz`` layout.
+    With an active model version, a predict job of the video is queued."""
     settings: Settings = request.app.state.settings
     upload = await receive_file_bytes(
         request, settings.media_dir / "tmp", settings.max_upload_bytes
@@ -38,6 +40,8 @@ async def import_features(
         row = service.attach_features(
             session, request.app.state.storage, video, parsed.array, extractor
         )
+        # the active model version predicts the video
+        predictions.queue_for_videos(session, [video.id], max_attempts=settings.job_max_attempts)
         return FeatureInfo(extractor=row.extractor, T=row.num_snippets, D=row.dim)
 
     return await run_in_threadpool(store)

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
 
 from server.auth import AdminUser, CurrentUser, SessionDep
 from server.config import Settings
+from server.exports.dataset import parse_class_ids
 from server.jobs.schemas import JobOut
 from server.training import service
 from server.training.schemas import (
+    ActivationOut,
     GroundTruthImportResult,
     GroundTruthOut,
     ModelVersionOut,
@@ -41,9 +43,21 @@ def get_model_version(version_id: int, _: CurrentUser, session: SessionDep) -> M
     return ModelVersionOut.model_validate(service.get_version(session, version_id))
 
 
-@router.post("/model-versions/{version_id}/activate", response_model=ModelVersionOut)
-def activate_model_version(version_id: int, _: AdminUser, session: SessionDep) -> ModelVersionOut:
-    return ModelVersionOut.model_validate(service.activate(session, version_id))
+@router.post("/model-versions/{version_id}/activate", response_model=ActivationOut)
+def activate_model_version(
+    version_id: int, request: Request, user: AdminUser, session: SessionDep
+) -> ActivationOut:
+    """Make the version the active one; queues a predict job of every video (with
+    progress) unless its predictions already exist for every video with its features."""
+    settings: Settings = request.app.state.settings
+    version, job, missing = service.activate(
+        session, version_id, user=user, max_attempts=settings.job_max_attempts
+    )
+    return ActivationOut(
+        **ModelVersionOut.model_validate(version).model_dump(),
+        predict_job=JobOut.model_validate(job) if job is not None else None,
+        videos_without_predictions=missing,
+    )
 
 
 @router.get("/videos/{video_id}/predictions", response_model=VideoPredictions)
@@ -57,10 +71,22 @@ def get_predictions(
 
 @router.get("/export/predictions")
 def export_predictions(
-    _: CurrentUser, session: SessionDep, model_version: str = "active"
+    _: CurrentUser,
+    session: SessionDep,
+    model_version: str = "active",
+    min_score: Annotated[
+        float | None, Query(description="Keep segments scoring at least this.")
+    ] = None,
+    class_ids: Annotated[
+        list[str] | None, Query(description="Only these classes (comma-separated or repeated).")
+    ] = None,
 ) -> dict[str, Any]:
-    """ActivityNet result JSON (``python -m model.cli eval --pred`` reads it)."""
-    return service.export_predictions(session, model_version)
+    """ActivityNet result JSON (``python -m model.cli eval --pred`` reads it) of every video
+    the version predicted, optionally only segments scoring at least ``min_score`` and of
+    some classes (an unknown class is a 404)."""
+    return service.export_predictions(
+        session, model_version, min_score=min_score, class_ids=parse_class_ids(class_ids)
+    )
 
 
 @router.get("/videos/{video_id}/ground-truth", response_model=list[GroundTruthOut])

@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from server.jobs.schemas import JobOut
 from server.schemas import Schema, UtcDatetime
 
 Supervision = Literal["weak", "action-click", "bg-click", "both"]
@@ -31,6 +32,16 @@ class ModelVersionOut(Schema):
     data_summary: dict[str, Any]
     is_active: bool
     created_at: UtcDatetime
+
+
+class ActivationOut(ModelVersionOut):
+    predict_job: JobOut | None = Field(
+        description="The re-predict job of every video queued by the activation; None when "
+        "the version's predictions already exist for every video with its features."
+    )
+    videos_without_predictions: int = Field(
+        description="Videos with features of the version's extractor it had not predicted."
+    )
 
 
 class PredictedSegment(Schema):

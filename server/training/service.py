@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -23,6 +24,7 @@ from server.models import (
     User,
     Video,
 )
+from server.predictions import service as predictions
 from server.training.dataset import build_dataset
 from server.training.schemas import (
     Curves,
@@ -96,12 +98,22 @@ def get_version(session: Session, version_id: int) -> ModelVersion:
     return version
 
 
-def activate(session: Session, version_id: int) -> ModelVersion:
+def activate(
+    session: Session, version_id: int, *, user: User | None = None, max_attempts: int = 3
+) -> tuple[ModelVersion, Job | None, int]:
+    """Make the version the active one and queue a re-predict job of every video unless
+    its predictions already exist for every video with its features.
+
+    Returns (the version, the predict job or None, how many videos lack its predictions).
+    """
     version = get_version(session, version_id)
     session.execute(update(ModelVersion).values(is_active=False))
     version.is_active = True
     session.flush()
-    return version
+    job, missing = predictions.queue_repredict(
+        session, version, created_by=user.id if user else None, max_attempts=max_attempts
+    )
+    return version, job, missing
 
 
 def resolve_version(session: Session, which: str) -> ModelVersion | None:
@@ -142,27 +154,62 @@ def video_predictions(session: Session, video_id: int, which: str) -> VideoPredi
     )
 
 
-def export_predictions(session: Session, which: str) -> dict[str, Any]:
-    """ActivityNet result JSON of a version (``python -m model.cli eval`` reads it)."""
+def export_predictions(
+    session: Session,
+    which: str,
+    *,
+    min_score: float | None = None,
+    class_ids: list[int] | None = None,
+) -> dict[str, Any]:
+    """ActivityNet result JSON of a version (``python -m model.cli eval`` reads it): every
+    live video the version predicted (an empty list where it found nothing), its segments
+    with ``score >= min_score`` and of ``class_ids`` (None: all)."""
     version = resolve_version(session, which)
     if version is None:
-        raise NotFound("no model version is active")
-    results: dict[str, list[dict[str, Any]]] = {}
-    rows = session.execute(
+        raise NotFound("no model version is active: activate one or name it (model_version=ID)")
+    if min_score is not None and not math.isfinite(min_score):
+        raise Unprocessable("min_score must be a finite number (e.g. 0.5)")
+    if class_ids is not None:
+        known = set(session.scalars(select(ActionClass.id).where(ActionClass.id.in_(class_ids))))
+        missing = [c for c in class_ids if c not in known]
+        if missing:
+            raise NotFound(
+                "there is no class with id " + ", ".join(str(c) for c in missing) + " (class_ids)"
+            )
+    predicted = session.scalars(
+        select(Video.name)
+        .join(ActivationCurve, ActivationCurve.video_id == Video.id)
+        .where(ActivationCurve.model_version_id == version.id, Video.deleted_at.is_(None))
+        .order_by(Video.name)
+    )
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in predicted}
+    q = (
         select(Video.name, ActionClass.name, Prediction.start_s, Prediction.end_s, Prediction.score)
         .join(Video, Video.id == Prediction.video_id)
         .join(ActionClass, ActionClass.id == Prediction.class_id)
         .where(Prediction.model_version_id == version.id, Video.deleted_at.is_(None))
-        .order_by(Video.name, Prediction.score.desc())
+        .order_by(Video.name, Prediction.score.desc(), Prediction.start_s)
     )
-    for video, label, start, end, score in rows:
+    if min_score is not None:
+        q = q.where(Prediction.score >= min_score)
+    if class_ids is not None:
+        q = q.where(Prediction.class_id.in_(class_ids))
+    for video, label, start, end, score in session.execute(q):
         results.setdefault(video, []).append(
             {"label": label, "score": score, "segment": [start, end]}
         )
+    details = f"BackTAL Studio model version {version.id}"
+    if min_score is not None:
+        details += f", score >= {min_score:g}"
+    if class_ids is not None:
+        names = session.scalars(
+            select(ActionClass.name).where(ActionClass.id.in_(class_ids)).order_by(ActionClass.id)
+        )
+        details += ", classes " + ", ".join(names)
     return {
         "version": "VERSION 1.3",
         "results": results,
-        "external_data": {"used": False, "details": f"BackTAL Studio model version {version.id}"},
+        "external_data": {"used": False, "details": details},
     }
 
 

@@ -14,6 +14,7 @@ from server.errors import NotFound, Unprocessable
 from server.predictions.service import prediction_sources
 from server.storage import LocalStorage, ObjectNotFound, Storage
 from server.storage.serve import serve_object
+from server.uploads.access import Uploader
 from server.videos import service
 from server.videos.schemas import (
     RegisterFailure,
@@ -61,9 +62,10 @@ def _serve(request: Request, key: str, media_type: str, missing: str) -> Respons
     responses={200: {"description": "The same content was uploaded before: that video."}},
 )
 async def upload_video(
-    request: Request, response: Response, user: CurrentUser, session: SessionDep
+    request: Request, response: Response, user: Uploader, session: SessionDep
 ) -> VideoOut:
-    """Upload a video (multipart ``file``, optional ``title``), streamed and size-limited."""
+    """Upload a video (multipart ``file``, optional ``title``), streamed and size-limited
+    (roles: BACKTAL_UPLOAD_ROLES). Browsers upload resumably through ``/uploads`` (tus)."""
     settings = _settings(request)
     upload = await receive_upload(request, settings.media_dir / "tmp", settings.max_upload_bytes)
     try:

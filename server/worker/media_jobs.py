@@ -15,6 +15,7 @@ from server.features.service import FEATURES
 from server.jobs import service as jobs
 from server.media import MediaCancelled, MediaError, make_proxy, make_thumbnail_sprite
 from server.models import Feature, JobKind, Video, VideoStatus
+from server.predictions import service as predictions
 from server.storage import ObjectNotFound
 from server.storage.files import local_copy, npy_bytes
 from server.worker.context import JobCancelled, JobContext, PermanentJobError
@@ -170,6 +171,11 @@ def run_features(ctx: JobContext) -> Callable[[Session], str | None]:
         video.status = VideoStatus.ready
         video.status_message = None
         s.flush()
-        return f"features ready: T={feats.shape[0]}, D={feats.shape[1]}"
+        done = f"features ready: T={feats.shape[0]}, D={feats.shape[1]}"
+        # the active model version predicts the video (one job covers many new videos)
+        job = predictions.queue_for_videos(
+            s, [video_id], max_attempts=ctx.settings.job_max_attempts
+        )
+        return done + (f"; predictions queued (job {job.id})" if job is not None else "")
 
     return publish

@@ -188,6 +188,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/click-flags/{click_id}/keep"): Rule(Access.ADMIN),
     ("GET", "/api/v1/annotators/quality"): Rule(Access.ADMIN),
     ("GET", "/api/v1/export/dataset"): Rule(Access.ADMIN, query={"format": "official-npz"}),
+    ("GET", "/api/v1/export/labels"): Rule(Access.ADMIN),
 }
 
 
