@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         description="A hidden temporary file unchanged this long is swept even if its "
         "writer cannot be identified (a dead writer's file goes at once).",
     )
+    validation_min_videos: int = Field(
+        default=5,
+        ge=1,
+        description="Validation videos with segments a training needs to pick its epoch on "
+        "them; with fewer it holds out a fraction of the training videos and says so.",
+    )
     proxy_max_height: int = Field(default=480, gt=0)
     thumbnail_every_s: float = Field(default=1.0, gt=0)
 

@@ -9,6 +9,13 @@ Rules (documented for users in the README):
 - A click at ``t`` seconds lands on snippet ``min(T − 1, floor(t / duration · T))`` (the
   official rule); a click file's short span [t, end] marks every snippet it covers.
 - Class index = position of the class in creation order (the API's ``index``).
+- Ground truth of a video (``VideoItem.gt_segments``, for evaluation only): its imported
+  ground truth when there is any; else the live segments (drawn or accepted predictions)
+  of the one annotator who has the most on it (ties: the lowest user id) — one person's
+  consistent labelling, never two annotators' copies of the same action counted twice.
+- Validation videos (``videos.is_validation``) never train: a training set leaves them
+  out of ``items`` and returns those with features and ground truth in ``validation``
+  (all of them, whatever ``video_ids`` says, so every version is measured on the same set).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from model.data import VideoItem
@@ -29,6 +36,8 @@ from server.models import (
     ClickKind,
     Feature,
     GroundTruthSegment,
+    Segment,
+    SegmentSource,
     User,
     Video,
     VideoLabel,
@@ -37,14 +46,30 @@ from server.storage import Storage
 from server.storage.files import load_npy
 
 
+@dataclass(frozen=True)
+class GtSegment:
+    """One ground-truth segment and where it came from (the exports say so)."""
+
+    start_s: float
+    end_s: float
+    class_index: int
+    origin: str  # "imported" (ground-truth import) | "drawn" | "prediction" (accepted)
+    annotator_id: int | None = None
+    model_version_id: int | None = None
+    prediction_score: float | None = None
+
+
 @dataclass
 class Dataset:
     items: list[VideoItem]
     class_names: list[str]
     class_ids: list[int]  # class index -> action_classes.id
-    video_ids: dict[str, int]  # video name -> id
+    video_ids: dict[str, int]  # video name -> id (items and validation)
     extractor: str | None
     summary: dict[str, Any] = field(default_factory=dict)
+    # validation videos with features and ground truth (never in ``items`` of a training set)
+    validation: list[VideoItem] = field(default_factory=list)
+    ground_truth: dict[str, list[GtSegment]] = field(default_factory=dict)  # video name ->
 
     @property
     def background_clicks(self) -> int:
@@ -66,6 +91,53 @@ def choose_extractor(session: Session, requested: str | None = None) -> str | No
     ).scalars()
     counts = Counter(rows)
     return counts.most_common(1)[0][0] if counts else None
+
+
+def ground_truth_of(
+    session: Session,
+    video_ids: list[int],
+    index: dict[int, int],
+    annotator_id: int | None = None,
+) -> dict[int, list[GtSegment]]:
+    """Per video: its imported ground truth, else one annotator's live segments (the one
+    with the most; ``annotator_id``: only theirs). Classes outside ``index`` are left out."""
+    out: dict[int, list[GtSegment]] = defaultdict(list)
+    if not video_ids:
+        return out
+    for seg in session.scalars(
+        select(GroundTruthSegment)
+        .where(GroundTruthSegment.video_id.in_(video_ids))
+        .order_by(GroundTruthSegment.start_s, GroundTruthSegment.id)
+    ):
+        if seg.class_id in index:
+            out[seg.video_id].append(
+                GtSegment(seg.start_s, seg.end_s, index[seg.class_id], "imported")
+            )
+    rest = [v for v in video_ids if v not in out]
+    if not rest:
+        return out
+    q = select(Segment).where(Segment.video_id.in_(rest), Segment.deleted_at.is_(None))
+    if annotator_id is not None:
+        q = q.where(Segment.annotator_id == annotator_id)
+    drawn: dict[int, dict[int, list[Segment]]] = defaultdict(lambda: defaultdict(list))
+    for row in session.scalars(q.order_by(Segment.start_s, Segment.id)):
+        if row.class_id in index:
+            drawn[row.video_id][row.annotator_id].append(row)
+    for vid, by_annotator in drawn.items():
+        who = min(by_annotator, key=lambda uid: (-len(by_annotator[uid]), uid))
+        out[vid] = [
+            GtSegment(
+                row.start_s,
+                row.end_s,
+                index[row.class_id],
+                "prediction" if row.source == SegmentSource.prediction else "drawn",
+                row.annotator_id,
+                row.model_version_id,
+                row.prediction_score,
+            )
+            for row in by_annotator[who]
+        ]
+    return out
 
 
 def _snippets(t: float, end: float | None, duration: float, T: int) -> list[int]:
@@ -113,7 +185,9 @@ def build_dataset(
         .order_by(Video.id)
     )
     if video_ids is not None:
-        q = q.where(Video.id.in_(video_ids))
+        chosen = Video.id.in_(video_ids)
+        # the validation set stays whole whatever videos a training names
+        q = q.where(or_(chosen, Video.is_validation.is_(True)) if labelled_only else chosen)
     rows = list(session.execute(q))
     ids = [v.id for v, _ in rows]
 
@@ -134,16 +208,18 @@ def build_dataset(
     for click in session.scalars(click_q):
         if click.class_id is None or click.class_id in index:
             clicks[click.video_id].append(click)
-    gt: dict[int, list[tuple[float, float, int]]] = defaultdict(list)
-    for seg in session.scalars(
-        select(GroundTruthSegment).where(GroundTruthSegment.video_id.in_(ids))
-    ):
-        if seg.class_id in index:
-            gt[seg.video_id].append((seg.start_s, seg.end_s, index[seg.class_id]))
+    gt = ground_truth_of(session, ids, index, annotator_id)
 
     items: list[VideoItem] = []
+    validation: list[VideoItem] = []
+    ground_truth: dict[str, list[GtSegment]] = {}
     names: dict[str, int] = {}
+    validation_without_gt = 0
     for video, feat in rows:
+        held_out = labelled_only and video.is_validation
+        if held_out and not gt.get(video.id):
+            validation_without_gt += 1  # nothing to measure on: not part of the set
+            continue
         T, C = feat.num_snippets, len(classes)
         bg: set[int] = set()
         action: set[tuple[int, int]] = set()
@@ -155,9 +231,13 @@ def build_dataset(
             elif c.class_id is not None:
                 present.add(index[c.class_id])
                 action.update((s, index[c.class_id]) for s in snips)
-        if labelled_only and not present:
+        segments = gt.get(video.id, [])
+        if held_out:
+            present.update(g.class_index for g in segments)  # its classes are known
+        elif labelled_only and not present:
             continue
-        annotators.update(c.annotator_id for c in clicks[video.id])
+        if not held_out:
+            annotators.update(c.annotator_id for c in clicks[video.id])
         multi_hot = np.zeros(C, dtype=np.float32)
         multi_hot[sorted(present)] = 1.0
         features = (
@@ -165,7 +245,7 @@ def build_dataset(
             if load_features and storage is not None
             else np.zeros((T, 0), dtype=np.float32)
         )
-        items.append(
+        (validation if held_out else items).append(
             VideoItem(
                 name=video.name,
                 features=features,
@@ -175,12 +255,23 @@ def build_dataset(
                 frame_num=video.frame_count,
                 bg_clicks=np.array(sorted(bg), dtype=np.int64),
                 action_clicks=np.array(sorted(action), dtype=np.int64).reshape(-1, 2),
-                gt_segments=gt.get(video.id),
+                gt_segments=[(g.start_s, g.end_s, g.class_index) for g in segments] or None,
             )
         )
+        if segments:
+            ground_truth[video.name] = segments
         names[video.name] = video.id
-    data = Dataset(items, [c.name for c in classes], [c.id for c in classes], names, name)
+    data = Dataset(
+        items,
+        [c.name for c in classes],
+        [c.id for c in classes],
+        names,
+        name,
+        validation=validation,
+        ground_truth=ground_truth,
+    )
     data.summary = summarize(data, annotators, session)
+    data.summary["validation_videos_without_segments"] = validation_without_gt
     return data
 
 
@@ -198,4 +289,6 @@ def summarize(
         "classes": data.class_names,
         "extractor": data.extractor,
         "videos_with_ground_truth": sum(1 for it in data.items if it.gt_segments),
+        "validation_videos": len(data.validation),
+        "validation_segments": int(sum(len(it.gt_segments or []) for it in data.validation)),
     }

@@ -27,6 +27,8 @@ from server.suggestions.compute import (
 )
 from server.training.dataset import build_dataset
 from server.training.service import check_trainable
+from server.training.validation import choose_held_out
+from server.training.validation import measure as measure_on_validation
 from server.worker.context import JobCancelled, JobContext, PermanentJobError
 
 MODELS = "models"
@@ -77,12 +79,15 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
         f"({data.background_clicks} background / {data.action_clicks} action click snippets), "
         f"D={feature_dim}, C={len(data.class_names)}, hidden={model_config.hidden}"
     )
+    min_val = ctx.settings.validation_min_videos
+    held_out = choose_held_out(data, train_config.holdout_fraction, train_config.seed, min_val)
+    ctx.log(held_out.note)
     history: list[dict[str, Any]] = []
 
     def on_progress(info: dict[str, Any]) -> None:
         history.append({"epoch": info["epoch"], "losses": info["losses"], "val": info["val"]})
         line = f"epoch {info['epoch']}/{info['epochs']}: {_fmt_losses(info['losses'])}"
-        if info["val"]:
+        if info["val"] and held_out.report:
             line += " | held-out " + ", ".join(f"{k} {v:.3f}" for k, v in info["val"].items())
         ctx.log(line)
         ctx.progress(
@@ -99,7 +104,8 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
         result = fit(
             train_config,
             model_config,
-            data.items,
+            held_out.train_items,
+            held_out.val_items,
             class_names=data.class_names,
             on_progress=on_progress,
             should_stop=ctx.should_stop,
@@ -112,11 +118,13 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
         "best_epoch": result.best_epoch,
         "selection": result.selection,
         "holdout_videos": result.holdout,
-        "holdout": result.best_metrics if result.holdout else {},
+        "holdout": result.best_metrics if result.holdout and held_out.report else {},
+        "held_out_from": held_out.source,
+        "held_out_note": held_out.note,
         "history": history,
     }
     held = [it for it in data.items if it.name in set(result.holdout) and it.gt_segments]
-    if held:  # mAP on held-out videos that have imported ground truth
+    if held and held_out.report:  # mAP on held-out videos that have imported ground truth
         preds = predict(result.model, held, train_config.post)
         gt = {
             it.name: [(s, e, data.class_names[c]) for s, e, c in it.gt_segments or []]
@@ -132,6 +140,10 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
             f"mAP@0.5 {metrics['holdout_map']['mAP'].get('0.5', float('nan')):.3f}, "
             f"avg 0.1:0.7 {metrics['holdout_map']['avg_0.1_0.7']:.3f}"
         )
+    validation, line = measure_on_validation(result.model, data, train_config.post, min_val)
+    if validation is not None:
+        metrics["validation"] = validation
+    ctx.log(line)
     storage = ctx.store()
     checkpoint_key = f"{MODELS}/job{ctx.job_id}-{uuid.uuid4().hex[:8]}.pt"
     with ctx.work_dir() as work:
