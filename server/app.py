@@ -13,6 +13,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from server.auth import TokenCache
+from server.classes.routes import router as classes_router
 from server.clicks.routes import router as clicks_router
 from server.clicks.service import VideoFactsCache
 from server.config import Settings
@@ -28,6 +29,7 @@ from server.storage import open_storage
 from server.storage.serve import redirect_origin
 from server.suggestions.routes import router as suggestions_router
 from server.training.routes import router as training_router
+from server.uploads.routes import router as uploads_router
 from server.users.routes import router as users_router
 from server.videos.routes import router as videos_router
 
@@ -113,12 +115,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         users_router,
         videos_router,
         labels_router,
+        classes_router,
         exports_router,
         jobs_router,
         features_router,
         training_router,
         suggestions_router,
         quality_router,
+        uploads_router,
         segments_router,
     ):
         api.include_router(router)

@@ -59,6 +59,30 @@ class Settings(BaseSettings):
         "start) and the API's temporary files with S3 storage; None: <media_dir>/../scratch.",
     )
     max_upload_bytes: int = Field(default=2048 * MiB, gt=0, description="Largest video upload.")
+    # Browser uploads (server/uploads, docs/ui.md, docs/storage.md)
+    upload_roles: str = Field(
+        default="admin,annotator",
+        description="Comma-separated roles that may add videos (POST /videos, resumable and "
+        "direct uploads); admins always may.",
+    )
+    upload_dir: Path | None = Field(
+        default=None,
+        description="Where resumable (tus) uploads keep their received bytes until complete; "
+        "None: <scratch root>/uploads. API processes that share uploads must share it.",
+    )
+    upload_expire_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="An unfinished upload without new bytes for this long is removed (tus "
+        "files; S3 multipart uploads of direct uploads).",
+    )
+    s3_upload: str = Field(
+        default="api",
+        pattern="^(api|direct)$",
+        description="How browsers upload with S3 storage: 'api' (resumable uploads through "
+        "the API, which puts the file into the bucket) or 'direct' (presigned multipart "
+        "upload straight to the bucket; browsers must reach the S3 endpoint, bucket CORS).",
+    )
     max_import_bytes: int = Field(default=20 * MiB, gt=0, description="Largest CSV/JSON import.")
     max_import_rows: int = Field(default=200_000, gt=0)
     cors_origins: list[str] = Field(default_factory=list, description="Allowed CORS origins.")
@@ -145,6 +169,31 @@ class Settings(BaseSettings):
             )
         return ",".join(dict.fromkeys(names))
 
+    @field_validator("upload_roles")
+    @classmethod
+    def _known_roles(cls, v: str) -> str:
+        from server.models import Role  # here: server.models → server.db → this module
+
+        names = [n.strip() for n in v.split(",") if n.strip()]
+        known = [r.value for r in Role]
+        unknown = sorted(set(names) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown role {', '.join(unknown)} in BACKTAL_UPLOAD_ROLES: "
+                f"choose from {', '.join(known)}"
+            )
+        return ",".join(dict.fromkeys(["admin", *names]))
+
+    @property
+    def upload_role_set(self) -> frozenset[str]:
+        """Roles that may add videos (admin always)."""
+        return frozenset(self.upload_roles.split(","))
+
+    @property
+    def upload_root(self) -> Path:
+        """Where resumable uploads keep their bytes (``upload_dir`` or the default)."""
+        return self.upload_dir or self.scratch_root / "uploads"
+
     @property
     def suggest_reason_set(self) -> frozenset[str]:
         return frozenset(self.suggest_reasons.split(","))
@@ -154,7 +203,7 @@ class Settings(BaseSettings):
     def _absolute(cls, v: Path) -> Path:
         return v.expanduser().resolve()
 
-    @field_validator("scratch_dir")
+    @field_validator("scratch_dir", "upload_dir")
     @classmethod
     def _absolute_or_none(cls, v: Path | None) -> Path | None:
         return v.expanduser().resolve() if v is not None else None

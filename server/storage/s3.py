@@ -130,6 +130,10 @@ class S3Storage(Storage):
         check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
+    def object_name(self, key: str) -> str:
+        """The bucket's object name of ``key`` (the storage prefix + ``key``)."""
+        return self._name(key)
+
     def _key(self, name: str) -> str:
         return name[len(self.prefix) + 1 :] if self.prefix else name
 
