@@ -6,6 +6,7 @@ and scratch folder, none with the API's."""
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from model.timebase import snippet_index
 from server.demo import demo_plan, write_clip
 from server.models import Job, JobKind, JobStatus, ModelVersion, Prediction, Video
 from server.worker.loop import Worker
@@ -131,6 +133,7 @@ def test_upload_to_predictions_with_two_workers_and_no_shared_media(  # type: ig
         classes = {
             c["name"]: c["id"] for c in client.get("/api/v1/classes", headers=alice.h).json()
         }
+        sent: dict[str, list[float]] = {}  # background clicks per video, as sent
         for clip in plan:
             vid = ids[clip.name]
             present = sorted({classes[c] for _, _, c in clip.segments})
@@ -138,13 +141,23 @@ def test_upload_to_predictions_with_two_workers_and_no_shared_media(  # type: ig
                 f"/api/v1/videos/{vid}/labels", headers=alice.h, json={"class_ids": present}
             )
             assert r.status_code == 200
-            for k, t in enumerate([0.2] + [max(0.0, s - 2.5) for s, _, _ in clip.segments]):
+            sent[clip.name] = [0.2] + [max(0.0, s - 2.5) for s, _, _ in clip.segments]
+            for k, t in enumerate(sent[clip.name]):
                 r = client.post(
                     f"/api/v1/videos/{vid}/clicks",
                     headers=alice.h,
                     json={"t_s": t, "client_key": f"{clip.name}-{k}"},
                 )
                 assert r.status_code in (200, 201), r.text
+        # one action click, in the middle of the first clip's first action
+        a0, b0, c0 = plan[0].segments[0]
+        action = ((a0 + b0) / 2, ["Bounce", "Spin"].index(c0))
+        r = client.post(
+            f"/api/v1/videos/{ids[plan[0].name]}/clicks",
+            headers=alice.h,
+            json={"t_s": action[0], "kind": "action", "class_id": classes[c0]},
+        )
+        assert r.status_code == 201, r.text
         r = client.post(
             "/api/v1/training-jobs",
             headers=admin.h,
@@ -175,14 +188,41 @@ def test_upload_to_predictions_with_two_workers_and_no_shared_media(  # type: ig
         tmp_path / "wb-scr" / "worker-0"
     ).is_dir()
 
-    # the data-set export reads the features from the bucket
+    # the data-set export reads the features from the bucket: every video's arrays are the
+    # stored features (cut in halves: tiny-stats is one stream), its labels and its clicks
     r = client.get("/api/v1/export/dataset", headers=admin.h)
     assert r.status_code == 200, r.text
+    C = len(classes)
     with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
-        npz = [n for n in zf.namelist() if n.endswith(".npz")]
-        assert len(npz) == 4
-        with np.load(io.BytesIO(zf.read(npz[0])), allow_pickle=False) as arrays:
-            assert {"feat_spa", "feat_tem", "point_label"} <= set(arrays.files)
+        assert sorted(n for n in zf.namelist() if n.endswith(".npz")) == sorted(
+            f"val/{clip.name}.npz" for clip in plan
+        )
+        assert json.loads(zf.read("classes.json")) == ["Bounce", "Spin"]
+        for clip in plan:
+            vid = ids[clip.name]
+            stored = np.load(
+                io.BytesIO(storage.read_bytes(f"features/{vid}/tiny-stats.npy")), allow_pickle=False
+            )  # (T, D)
+            T, D = stored.shape
+            duration = client.get(f"/api/v1/videos/{vid}", headers=alice.h).json()["duration_s"]
+            with np.load(io.BytesIO(zf.read(f"val/{clip.name}.npz")), allow_pickle=False) as a:
+                assert str(a["vid_name"]) == clip.name
+                assert a["feat_spa"].shape == (D // 2, T) and a["feat_tem"].shape == (D - D // 2, T)
+                np.testing.assert_array_equal(
+                    np.concatenate([a["feat_spa"], a["feat_tem"]]).T, stored
+                )
+                present = {["Bounce", "Spin"].index(c) for _, _, c in clip.segments}
+                np.testing.assert_array_equal(
+                    a["cls_label"], [float(i in present) for i in range(C)]
+                )
+                expected = np.full(T, -100, dtype=np.int64)
+                for t in sent[clip.name]:
+                    expected[snippet_index(t, duration, T)] = C
+                np.testing.assert_array_equal(a["point_label"], expected)
+                actions = np.full(T, -100, dtype=np.int64)
+                if clip is plan[0]:
+                    actions[snippet_index(action[0], duration, T)] = action[1]
+                np.testing.assert_array_equal(a["action_point_label"], actions)
 
     # purge: a deleted video's objects leave the bucket; the others stay
     gone = ids[plan[1].name]
