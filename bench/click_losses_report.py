@@ -1,0 +1,243 @@
+"""Tables, margins, the noise floor and plots of ``bench.click_losses`` runs.
+
+``render(out_dir, "heldout")`` reads only the held-out folds (what choices are made on);
+``render(out_dir, "test")`` adds the test split. Pooled numbers treat the 5 seeds' folds (or
+test splits) as one set of videos (names prefixed by the seed): per sim version, pooled
+held-out = all 200 training videos, each held out once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import stats
+from bench.click_losses import Arm, load_gt, load_preds
+
+DRAWS = 1000
+REFERENCE = "bg-click:published"
+
+
+def _runs(out_dir: Path) -> list[dict[str, Any]]:
+    return list(json.loads((out_dir / "runs.json").read_text())["runs"])
+
+
+def _by(runs: Sequence[dict[str, Any]]) -> dict[tuple[str, int, int], dict[str, Any]]:
+    return {(r["arm"], r["version"], r["seed"]): r for r in runs}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def _ms(values: Sequence[float]) -> str:
+    mean, std = stats.mean_std([100 * v for v in values])
+    return f"{mean:.1f} ± {std:.1f}" if len(values) > 1 else f"{mean:.1f}"
+
+
+def _signed(values: Sequence[float]) -> str:
+    return ", ".join(f"{100 * v:+.1f}" for v in values)
+
+
+class Pool:
+    """Predictions and GT of an arm pooled over seeds, loaded once."""
+
+    def __init__(self, out_dir: Path, split: str) -> None:
+        self.out_dir, self.split = out_dir, split
+        self._gt: dict[tuple[int, int], dict[str, list]] = {}
+        self._preds: dict[tuple[str, int, int], dict[str, list]] = {}
+
+    def gt(self, version: int, seed: int) -> dict[str, list]:
+        if (version, seed) not in self._gt:
+            preds_names = None
+            self._gt[version, seed] = load_gt(self.out_dir, version, seed, preds_names)
+        return self._gt[version, seed]
+
+    def preds(self, arm: str, version: int, seed: int) -> dict[str, list]:
+        key = (arm, version, seed)
+        if key not in self._preds:
+            self._preds[key] = load_preds(self.out_dir, arm, version, seed, self.split)
+        return self._preds[key]
+
+    def pooled(
+        self, arm: str, version: int, seeds: Sequence[int]
+    ) -> tuple[dict[str, list], dict[str, list]]:
+        gt: dict[str, list] = {}
+        preds: dict[str, list] = {}
+        for seed in seeds:
+            p = self.preds(arm, version, seed)
+            full = self.gt(version, seed)
+            gt |= stats.prefixed({n: full[n] for n in p}, f"s{seed}/")
+            preds |= stats.prefixed(p, f"s{seed}/")
+        return gt, preds
+
+
+def _seeds_of(by: dict[tuple[str, int, int], dict[str, Any]], arm: str, version: int) -> list[int]:
+    return sorted(s for (a, v, s) in by if a == arm and v == version)
+
+
+def arm_table(
+    runs: Sequence[dict[str, Any]], pool: Pool, version: int, arms: Sequence[str]
+) -> list[str]:
+    by = _by(runs)
+    split = pool.split
+    lines = [
+        "| arm | seeds | pooled mAP@0.5 | pooled avg 0.1:0.7 | per seed mAP@0.5 | mean ± std @0.5 "
+        "| mean ± std avg | best epochs |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: | --- |",
+    ]
+    for arm in arms:
+        seeds = _seeds_of(by, arm, version)
+        if not seeds:
+            continue
+        gt, preds = pool.pooled(arm, version, seeds)
+        pooled = stats.summary(stats.weighted_map(stats.match_all(gt, preds), np.ones(len(gt))))
+        at05 = [by[arm, version, s][split]["mAP"]["0.5"] for s in seeds]
+        avg = [by[arm, version, s][split]["avg_0.1_0.7"] for s in seeds]
+        epochs = ", ".join(str(by[arm, version, s]["best_epoch"]) for s in seeds)
+        lines.append(
+            f"| {arm} | {','.join(map(str, seeds))} | {_pct(pooled['0.5'])} | "
+            f"{_pct(pooled['avg_0.1_0.7'])} | {', '.join(_pct(v) for v in at05)} | {_ms(at05)} "
+            f"| {_ms(avg)} | {epochs} |"
+        )
+    return lines
+
+
+def margin(
+    runs: Sequence[dict[str, Any]], pool: Pool, version: int, a: str, b: str, draws: int = DRAWS
+) -> dict[str, Any] | None:
+    """a − b on the seeds both have: per-seed paired differences and the pooled bootstrap."""
+    by = _by(runs)
+    seeds = sorted(set(_seeds_of(by, a, version)) & set(_seeds_of(by, b, version)))
+    if not seeds:
+        return None
+    split = pool.split
+
+    def value(arm: str, seed: int, key: str) -> float:
+        metrics = by[arm, version, seed][split]
+        return float(metrics["mAP"]["0.5"] if key == "0.5" else metrics[key])
+
+    per_seed = {
+        key: [value(a, s, key) - value(b, s, key) for s in seeds] for key in ("0.5", "avg_0.1_0.7")
+    }
+    gt, pa = pool.pooled(a, version, seeds)
+    _, pb = pool.pooled(b, version, seeds)
+    boot = stats.paired_bootstrap(gt, pa, pb, draws=draws, seed=version * 100 + len(seeds))
+    return {"a": a, "b": b, "seeds": seeds, "per_seed": per_seed, "bootstrap": boot}
+
+
+def margin_lines(margins: Sequence[dict[str, Any] | None]) -> list[str]:
+    lines = [
+        "| margin | seeds | per-seed Δ@0.5 | mean ± std Δ@0.5 | pooled Δ@0.5 [95 % CI] | "
+        "mean ± std Δavg | pooled Δavg [95 % CI] |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for m in margins:
+        if m is None:
+            continue
+        b05, bavg = m["bootstrap"]["0.5"], m["bootstrap"]["avg_0.1_0.7"]
+        lines.append(
+            f"| {m['a']} − {m['b']} | {','.join(map(str, m['seeds']))} | "
+            f"{_signed(m['per_seed']['0.5'])} | {_ms(m['per_seed']['0.5'])} | "
+            f"{100 * b05['diff']:+.1f} [{100 * b05['lo']:+.1f}, {100 * b05['hi']:+.1f}] | "
+            f"{_ms(m['per_seed']['avg_0.1_0.7'])} | "
+            f"{100 * bavg['diff']:+.1f} [{100 * bavg['lo']:+.1f}, {100 * bavg['hi']:+.1f}] |"
+        )
+    return lines
+
+
+def noise_floor(
+    runs: Sequence[dict[str, Any]], pool: Pool, version: int
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Pairs that differ only in the training seed (``X`` and ``X@offset``)."""
+    arms = sorted({r["arm"] for r in runs if r["version"] == version})
+    found = []
+    for arm in arms:
+        parsed = Arm.parse(arm)
+        if parsed.offset == 0:
+            continue
+        base = Arm(parsed.mode, parsed.click_loss, parsed.refine, 0).name
+        m = margin(runs, pool, version, arm, base)
+        if m is not None:
+            found.append(m)
+    lines = margin_lines(found)
+    lines += [
+        "",
+        "| pair | SD of the per-seed Δ@0.5 | seeds for a 2-point paired difference (80 % power, "
+        "α 0.05) | smallest difference 5 seeds resolve | 10 seeds |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for m in found:
+        sd = float(np.std(np.asarray(m["per_seed"]["0.5"]) * 100, ddof=1))
+        lines.append(
+            f"| {m['a']} vs {m['b']} | {sd:.2f} | {stats.seeds_needed(sd, 2.0)} | "
+            f"{stats.detectable_difference(sd, 5):.1f} | "
+            f"{stats.detectable_difference(sd, 10):.1f} |"
+        )
+    return lines, found
+
+
+def curves_plot(runs: Sequence[dict[str, Any]], path: Path, version: int) -> Path | None:
+    """Held-out avg mAP per epoch, one line per run, coloured by arm."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    mine = [r for r in runs if r["version"] == version and r["history"]]
+    if not mine:
+        return None
+    arms = sorted({r["arm"] for r in mine})
+    colors = dict(zip(arms, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3, strict=False))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    seen: set[str] = set()
+    for r in sorted(mine, key=lambda r: (r["arm"], r["seed"])):
+        epochs = [h["epoch"] for h in r["history"]]
+        label = r["arm"] if r["arm"] not in seen else None
+        seen.add(r["arm"])
+        ax1.plot(epochs, [h["video_supp"] for h in r["history"]], color=colors[r["arm"]],
+                 alpha=0.7, label=label)  # fmt: skip
+        ax2.plot(epochs, [100 * h.get("holdout_mAP_0.1_0.7", np.nan) for h in r["history"]],
+                 color=colors[r["arm"]], alpha=0.7, label=label)  # fmt: skip
+    ax1.set(xlabel="epoch", ylabel="training video_supp", title=f"sim v{version}: training loss")
+    ax2.set(xlabel="epoch", ylabel="held-out avg mAP 0.1:0.7 (%)",
+            title=f"sim v{version}: held-out fold (one line per seed)")  # fmt: skip
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def render(out_dir: Path, phase: str = "heldout", draws: int = DRAWS) -> str:
+    runs = _runs(out_dir)
+    versions = sorted({r["version"] for r in runs}, reverse=True)
+    arms = sorted({r["arm"] for r in runs}, key=lambda a: (Arm.parse(a).offset, a))
+    parts = [f"# Click losses ({phase})", ""]
+    splits = ["heldout"] + (["test"] if phase == "test" else [])
+    for version in versions:
+        for split in splits:
+            pool = Pool(out_dir, split)
+            what = "held-out folds (5 × 40 training videos)" if split == "heldout" else "test"
+            parts += [f"## Sim v{version}, {what}", ""]
+            parts += arm_table(runs, pool, version, arms)
+            parts += ["", "Noise floor (same arm, other training seed):", ""]
+            lines, _ = noise_floor(runs, pool, version)
+            parts += lines
+            others = [a for a in arms if Arm.parse(a).offset == 0]
+            wanted = [(a, REFERENCE) for a in others if a != REFERENCE and a != "weak"]
+            wanted += [(a, "weak") for a in others if a != "weak"]
+            margins = [margin(runs, pool, version, a, b, draws) for a, b in wanted]
+            parts += ["", "Paired margins:", "", *margin_lines(margins), ""]
+        plot = curves_plot(runs, out_dir / f"curves-v{version}.png", version)
+        if plot is not None:
+            parts += [f"![curves v{version}]({plot.name})", ""]
+    return "\n".join(parts)
