@@ -4,7 +4,6 @@ whole loop on a tiny generated THUMOS14-sim (every arm, 2 rounds, resumable)."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -201,7 +200,6 @@ def test_options_quick_schedule_lookalike_and_measured_error_rate(tmp_path: Path
 
 # ----------------------------------------------------------------------------- smoke run
 def test_smoke_every_arm_two_rounds_resumable(tmp_path: Path) -> None:
-    started = time.perf_counter()
     gt, csv = _inputs(tmp_path)
     settings, options = _settings(gt, csv), _options()
     out = tmp_path / "bench"
@@ -246,7 +244,6 @@ def test_smoke_every_arm_two_rounds_resumable(tmp_path: Path) -> None:
     again = bench.run_benchmark(settings, options, gt, csv, out, log=logs.append)
     assert again["runs"] == saved["runs"] and not any(m.endswith(": training") for m in logs)
     assert bench.results_key(settings, _options(k=3)) != saved["settings"]
-    assert time.perf_counter() - started < 60
 
 
 def test_parallel_jobs_give_the_same_runs_as_one_process(tmp_path: Path) -> None:
