@@ -8,7 +8,8 @@ Rules (documented for users in the README):
   annotator are pooled; clicks that land on the same snippet count once.
 - A click at ``t`` seconds lands on snippet ``min(T − 1, floor(t / duration · T))`` (the
   official rule); a click file's short span [t, end] marks every snippet it covers.
-- Class index = position of the class in creation order (the API's ``index``).
+- Class index = position of the class in creation order among the classes taken part
+  (retired classes never do).
 - Ground truth of a video (``VideoItem.gt_segments``, for evaluation only): its imported
   ground truth when there is any; else the live segments (drawn or accepted predictions)
   of the one annotator who has the most on it (ties: the lowest user id) — one person's
@@ -156,6 +157,7 @@ def build_dataset(
     load_features: bool = True,
     annotator_id: int | None = None,
     class_ids: list[int] | None = None,
+    include_retired: bool = False,
 ) -> Dataset:
     """Videos with features as ``VideoItem`` s, with merged labels, clicks and GT segments.
 
@@ -165,12 +167,17 @@ def build_dataset(
     ``annotator_id`` keeps only that annotator's labels and clicks; ``class_ids`` keeps only
     those classes (index = position among them in creation order; labels, action clicks
     and GT segments of the other classes are left out). Both are used by the data-set export.
+    Retired classes are left out like unchosen ones (training ignores them) unless
+    ``include_retired`` (prediction: a version trained before the retirement still
+    predicts them) or ``class_ids`` names them.
     """
     if load_features and storage is None:
         raise ValueError("build_dataset needs the storage to load features")
     class_q = select(ActionClass).order_by(ActionClass.id)
     if class_ids is not None:
         class_q = class_q.where(ActionClass.id.in_(class_ids))
+    elif not include_retired:
+        class_q = class_q.where(ActionClass.retired_at.is_(None))
     classes = list(session.scalars(class_q))
     index = {c.id: i for i, c in enumerate(classes)}
     name = choose_extractor(session, extractor)

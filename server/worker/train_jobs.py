@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -205,9 +204,26 @@ def downsample(curve: np.ndarray, points: int) -> np.ndarray:
     return np.stack([curve[:, a:b].mean(axis=1) for a, b in itertools.pairwise(edges)], axis=1)
 
 
+def class_curves(curve: np.ndarray, class_ids: list[int]) -> dict[str, list[float]]:
+    """(C, T) curve → {"<class id>": [...]}; outputs that name the same class (merged
+    classes) are combined by their maximum."""
+    out: dict[str, np.ndarray] = {}
+    for c, cid in enumerate(class_ids):
+        row = np.where(np.isfinite(curve[c]), curve[c], 0.0)
+        key = str(cid)
+        out[key] = np.maximum(out[key], row) if key in out else row
+    return {k: [round(float(v), 4) for v in row] for k, row in out.items()}
+
+
 def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
-    """Run a model version on every video with its features; store segments, curves and
-    suggestions (where a background click would teach this version most)."""
+    """Run a model version on every video with its features (or on the job's
+    ``video_ids``: new videos, server/predictions); store segments, curves and suggestions
+    (where a background click would teach this version most).
+
+    The version's ``class_names`` follow renames and merges of classes (the checkpoint keeps
+    the names it was trained with): model output ``c`` goes to the class named
+    ``class_names[c]``; after a merge two outputs may name the same class (segments of both
+    are kept, the curve is their maximum). Retired classes are still predicted."""
     from model.branches import foreground_beliefs
     from model.suggest import rank_suggestions
     from model.train import load_checkpoint, predict
@@ -215,6 +231,7 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
     version_id = ctx.model_version_id or ctx.params.get("model_version_id")
     if version_id is None:
         raise PermanentJobError("the job names no model version")
+    video_ids = ctx.params.get("video_ids")  # None: every video with features
     with ctx.session() as s:
         version = s.get(ModelVersion, int(version_id))
         if version is None:
@@ -222,7 +239,14 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
         extractor = version.config.get("extractor")
         class_names = list(version.class_names)
         checkpoint_key = version.checkpoint_path
-        data = build_dataset(s, ctx.store(), extractor=extractor, labelled_only=False)
+        data = build_dataset(
+            s,
+            ctx.store(),
+            extractor=extractor,
+            video_ids=[int(v) for v in video_ids] if video_ids is not None else None,
+            labelled_only=False,
+            include_retired=True,
+        )
         click_times = background_click_times(s, list(data.video_ids.values()))
     try:
         if not checkpoint_key:
@@ -234,13 +258,17 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
             f"the checkpoint of model version {version_id} is gone (checkpoint retention keeps "
             "the active version's and the newest BACKTAL_CHECKPOINT_KEEP_LAST ones)"
         ) from exc
-    if names != class_names:
+    if len(names) != len(class_names):
         raise PermanentJobError("the checkpoint's class list differs from the version's")
     by_name = dict(zip(data.class_names, data.class_ids, strict=True))
     missing = [n for n in class_names if n not in by_name]
     if missing:
         raise PermanentJobError(f"classes of the model no longer exist: {missing}")
     items = [it for it in data.items if it.features.shape[1] == model_config.feature_dim]
+    ctx.log(
+        f"predicting {len(items)} video(s) with model version {version_id}"
+        + (f" (of the {len(video_ids)} asked for)" if video_ids is not None else "")
+    )
     from model.config import PostConfig, TrainConfig
 
     train_cfg = meta.get("train_config")
@@ -266,6 +294,8 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
             config=suggest_cfg,
         )
         ctx.progress((i + 1) / max(1, len(items)), f"predicted {i + 1}/{len(items)} videos")
+
+    class_ids = [by_name[n] for n in class_names]  # model output index -> class id
 
     def publish(s: Session) -> str:
         if s.get(ModelVersion, int(version_id)) is None:
@@ -304,20 +334,10 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
                 ActivationCurve(
                     model_version_id=version_id,
                     video_id=vid,
-                    data={
-                        "times_s": times,
-                        "classes": {
-                            str(by_name[class_names[c]]): [
-                                round(float(v), 4) if math.isfinite(v) else 0.0 for v in curve[c]
-                            ]
-                            for c in range(len(class_names))
-                        },
-                    },
+                    data={"times_s": times, "classes": class_curves(curve, class_ids)},
                 )
             )
-        suggested = replace_suggestions(
-            s, int(version_id), ranked, [by_name[n] for n in class_names]
-        )
+        suggested = replace_suggestions(s, int(version_id), ranked, class_ids)
         s.flush()
         return f"{count} segments and {suggested} suggestions on {len(results)} videos"
 
