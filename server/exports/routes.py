@@ -12,8 +12,13 @@ from fastapi.responses import StreamingResponse
 from server.auth import AdminUser, CurrentUser, SessionDep
 from server.config import Settings
 from server.errors import BadRequest, Forbidden
-from server.exports import dataset, labels, service
-from server.exports.schemas import ClickExportPage, ImportResult, LabelExport
+from server.exports import dataset, labels, segments, service
+from server.exports.schemas import (
+    ClickExportPage,
+    ImportResult,
+    LabelExport,
+    SegmentImportResult,
+)
 from server.models import Role
 from server.videos.upload import multipart_body, receive_file_bytes
 
@@ -108,6 +113,55 @@ async def import_clicks(request: Request, _: AdminUser, session: SessionDep) -> 
         raise BadRequest("the form field 'annotator' (1 to 64 characters) is required")
     return await run_in_threadpool(
         service.import_coin_csv, session, upload.data, annotator, settings.max_import_rows
+    )
+
+
+@router.get("/export/segments")
+def export_segments(
+    user: CurrentUser,
+    session: SessionDep,
+    annotator_id: int | None = None,
+    video_id: int | None = None,
+) -> dict[str, Any]:
+    """Segments as ActivityNet ground-truth JSON (``python -m model.cli eval --gt`` reads
+    it; subset ``validation`` or ``training`` per video). Each annotation also says who drew
+    it and whether it came from a model's prediction. Annotators: only their own."""
+    if user.role != Role.admin:
+        if annotator_id is not None and annotator_id != user.id:
+            raise Forbidden("annotators can only export their own segments")
+        annotator_id = user.id
+    return segments.export_segments(session, annotator_id=annotator_id, video_id=video_id)
+
+
+@router.post(
+    "/import/segments",
+    response_model=SegmentImportResult,
+    openapi_extra=multipart_body(annotator={"type": "string", "minLength": 1, "maxLength": 64}),
+)
+async def import_segments(
+    request: Request, user: CurrentUser, session: SessionDep
+) -> SegmentImportResult:
+    """Import ActivityNet ground-truth JSON as segments (all annotations or none; identical
+    segments are not stored twice). ``annotator``: whose segments they become (admin: any
+    name, created if new; left out: each annotation's ``annotator``). Annotators import
+    their own segments only."""
+    settings: Settings = request.app.state.settings
+    upload = await receive_file_bytes(
+        request, settings.media_dir / "tmp", settings.max_import_bytes
+    )
+    annotator: str | None = upload.fields.get("annotator", "").strip() or None
+    if annotator is not None and len(annotator) > 64:
+        raise BadRequest("the form field 'annotator' must be 1 to 64 characters")
+    if user.role != Role.admin:
+        if annotator is not None and annotator != user.name:
+            raise Forbidden("annotators can only import segments as themselves")
+        annotator = user.name
+    return await run_in_threadpool(
+        segments.import_segments,
+        session,
+        upload.data,
+        annotator=annotator,
+        max_rows=settings.max_import_rows,
     )
 
 

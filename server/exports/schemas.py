@@ -24,6 +24,14 @@ class ImportResult(Schema):
     already_present: int
 
 
+class SegmentImportResult(Schema):
+    annotators: list[str] = Field(description="Whose segments the file held.")
+    videos: int
+    rows: int = Field(description="Annotations in the file.")
+    imported: int
+    already_present: int = Field(description="Identical live segments not stored twice.")
+
+
 class ExportedClass(Schema):
     id: int
     name: str

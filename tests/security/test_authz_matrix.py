@@ -30,7 +30,7 @@ import pytest
 from sqlalchemy import select
 
 from server.db import session_scope
-from server.models import Click, GroundTruthSegment, Suggestion
+from server.models import Click, GroundTruthSegment, Segment, Suggestion
 from tests.conftest import Actor, make_user
 from tests.server.helpers import upload
 from tests.server.suggestions.seed import add_version
@@ -135,7 +135,37 @@ def _no_alice_flags(w: World, r: Any) -> None:
         ], (actor.name, seen)
 
 
+def _alice_segment_kept(w: World, r: Any) -> None:
+    assert r.status_code == 403, r.text
+    with w.app.state.sessionmaker() as s:
+        seg = s.get(Segment, w.ids["segment_id"])
+        assert seg is not None and seg.deleted_at is None and seg.end_s == 1.5
+
+
+def _bob_segment_is_bobs(w: World, r: Any) -> None:
+    assert r.status_code in (200, 201) and r.json()["annotator_id"] == w.bob.id, r.text
+
+
+def _no_alice_segments(w: World, r: Any) -> None:
+    assert r.status_code == 200 and r.json() == [], r.text
+
+
+def _bob_accepts_for_bob(w: World, r: Any) -> None:
+    assert r.status_code == 201, r.text
+    assert [s["annotator_id"] for s in r.json()["created"]] == [w.bob.id], r.text
+
+
+def _no_alice_segment_export(w: World, r: Any) -> None:
+    assert r.status_code == 200 and r.json()["database"] == {}, r.text
+
+
+def _import_is_bobs(w: World, r: Any) -> None:
+    assert r.status_code == 200 and r.json()["imported"] == 0, r.text
+    _alice_segment_kept(w, type("R", (), {"status_code": 403, "text": ""})())
+
+
 V = "/api/v1/videos/{video_id}"
+S = "/api/v1/segments/{segment_id}"
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/health"): Rule(Access.PUBLIC),
@@ -189,6 +219,23 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/annotators/quality"): Rule(Access.ADMIN),
     ("GET", "/api/v1/export/dataset"): Rule(Access.ADMIN, query={"format": "official-npz"}),
     ("GET", "/api/v1/export/labels"): Rule(Access.ADMIN),
+    ("PATCH", V): Rule(Access.ADMIN, json={"is_validation": True}),
+    ("POST", V + "/segments"): Rule(
+        Access.OWN, json={"class_id": 1, "start_s": 2.0, "end_s": 3.0}, other=_bob_segment_is_bobs
+    ),
+    ("GET", V + "/segments"): Rule(
+        Access.OWN, other=_no_alice_segments, other_query={"annotator_id": "{alice}"}
+    ),
+    ("PATCH", S): Rule(Access.OWN, json={"end_s": 1.8}, other=_alice_segment_kept),
+    ("DELETE", S): Rule(Access.OWN, other=_alice_segment_kept),
+    ("POST", S + "/restore"): Rule(Access.OWN, other=_alice_segment_kept),
+    ("POST", V + "/segments/accept"): Rule(
+        Access.OWN, json={"at_s": 1.0}, other=_bob_accepts_for_bob
+    ),
+    ("GET", "/api/v1/export/segments"): Rule(
+        Access.OWN, other=_no_alice_segment_export, other_query={"annotator_id": "{alice}"}
+    ),
+    ("POST", "/api/v1/import/segments"): Rule(Access.OWN, files=_gt, other=_import_is_bobs),
 }
 
 
@@ -234,7 +281,13 @@ def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[
         suggestion_id = s.scalar(
             select(Suggestion.id).where(Suggestion.model_version_id == version)
         )
+    segment = client.post(
+        f"/api/v1/videos/{video['id']}/segments",
+        headers=alice.h,
+        json={"class_id": cls["id"], "start_s": 0.5, "end_s": 1.5},
+    ).json()
     ids = {
+        "segment_id": segment["id"],
         "video_id": video["id"],
         "click_id": click["id"],
         "job_id": job["id"],
