@@ -3,11 +3,11 @@ with presigned ``UploadPart`` URLs (S3's multipart upload), so the file's bytes 
 through the API process on the way in.
 
 1. :func:`start` checks the size limit and the name, and creates the multipart upload under
-   ``uploads/u<user id>/<random>/<name><ext>`` (the object's metadata keeps the original
-   file name and title).
+   ``uploads/u<user id>/<random>.<size>/<name><ext>`` (the key names the owner and the
+   declared size; the object's metadata keeps the original file name and title).
 2. :func:`sign` hands out presigned part URLs and lists the parts the bucket already holds
    (a resumed upload sends only the missing ones).
-3. :func:`complete` checks the parts (contiguous, within the size limit), completes the
+3. :func:`complete` checks the parts (contiguous, the declared size), completes the
    upload — only then is there an object — and registers it through the bucket import
    (``videos.service.register_prefix``: probe, SHA-256 de-duplication, media job). An object
    that is no usable video, or content that is already a video, is deleted again.
@@ -42,7 +42,7 @@ from server.videos.upload import check_filename, safe_stem
 PREFIX = "uploads"
 MAX_PARTS = 10_000  # S3's limit per multipart upload
 MiB = 1024 * 1024
-_KEY = re.compile(rf"^{PREFIX}/u(?P<owner>\d+)/(?P<token>[0-9a-f]{{32}})/[^/]+$")
+_KEY = re.compile(rf"^{PREFIX}/u(?P<owner>\d+)/[0-9a-f]{{32}}\.(?P<size>\d+)/[^/]+$")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def start(
         raise BadRequest(f"{name} is empty")
     ext = Path(name).suffix.lower()
     ext = ext if ext in videos.VIDEO_EXTENSIONS else ".video"
-    key = f"{PREFIX}/u{user.id}/{secrets.token_hex(16)}/{safe_stem(name)}{ext}"
+    key = f"{PREFIX}/u{user.id}/{secrets.token_hex(16)}.{size}/{safe_stem(name)}{ext}"
     metadata = {"filename": _meta(name)}
     if title and title.strip():
         metadata["title"] = _meta(title.strip()[:255])
@@ -98,11 +98,13 @@ def start(
     return Started(key, upload_id, part_size, max(1, math.ceil(size / part_size)))
 
 
-def _own(key: str, user: User) -> None:
-    """404 unless ``key`` is a direct upload of ``user`` (no one learns of others' keys)."""
+def _own(key: str, user: User) -> int:
+    """404 unless ``key`` is a direct upload of ``user`` (no one learns of others' keys);
+    returns the declared size."""
     m = _KEY.match(key)
     if m is None or int(m["owner"]) != user.id:
         raise NotFound(f"there is no upload {key!r} of yours")
+    return int(m["size"])
 
 
 def _is_missing_upload(exc: Exception) -> bool:
@@ -196,21 +198,22 @@ def complete(
 
     413 (upload aborted) past the size limit; 422 (object deleted) when it is no usable
     video; the existing video (object deleted) when the content is known already."""
-    _own(key, user)
+    declared = _own(key, user)
     stored = parts(storage, key, upload_id)
     numbers = [int(p["PartNumber"]) for p in stored]
-    if not stored or numbers != list(range(1, len(stored) + 1)):
-        missing = sorted(set(range(1, (max(numbers) if numbers else 0) + 1)) - set(numbers))
-        raise BadRequest(
-            "the upload is not complete: "
-            + (f"parts {missing[:10]} are missing" if missing else "no part has arrived")
-        )
     total = sum(int(p["Size"]) for p in stored)
     if total > max_bytes:
         abort(storage, user, key, upload_id)
         raise PayloadTooLarge(
             f"the upload is {total} bytes, larger than the upload limit of {max_bytes} bytes "
             "(BACKTAL_MAX_UPLOAD_BYTES); it was discarded"
+        )
+    if total != declared or numbers != list(range(1, len(stored) + 1)):
+        missing = sorted(set(range(1, (max(numbers) if numbers else 0) + 1)) - set(numbers))
+        raise BadRequest(
+            f"the upload is not complete: {total} of {declared} bytes arrived"
+            + (f" (parts {missing[:10]} are missing)" if missing else "")
+            + "; send the missing parts, then complete it"
         )
     storage.client.complete_multipart_upload(
         Bucket=storage.bucket,
