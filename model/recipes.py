@@ -99,6 +99,7 @@ def _split(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     for key, value in overrides.items():
         if key not in known:
             raise ValueError(f"unknown training option {key!r}; known: {', '.join(sorted(known))}")
+        value = coerce(key, value)
         if "." in key:
             outer, inner = key.split(".", 1)
             train.setdefault(outer, {})[inner] = value
@@ -216,6 +217,25 @@ def _field_type(key: str) -> Any:
     return typing.get_type_hints(TrainConfig)[key]
 
 
+def coerce(key: str, value: Any) -> Any:
+    """``value`` checked against (and, for text, read as) the type of option ``key``: a
+    ValueError says what was expected (JSON overrides of a Retrain request come through here)."""
+    if isinstance(value, str) and _field_type(key) is not str:
+        return parse_value(key, value)
+    hint = _field_type(key)
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint is bool and isinstance(value, bool):
+        return value
+    if hint is str and isinstance(value, str):
+        return value
+    if typing.get_origin(hint) is tuple and isinstance(value, list | tuple):
+        return tuple(value)
+    raise ValueError(f"{key} must be {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
 def parse_value(key: str, text: str) -> Any:
     """``text`` as the type of option ``key`` (``--set lr=1e-3``, ``--set betas=[0.9,0.99]``)."""
     hint = _field_type(key)
@@ -235,7 +255,8 @@ def parse_value(key: str, text: str) -> Any:
         if origin is tuple:
             return tuple(json.loads(text))
     except (ValueError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{key}: cannot read {text!r} as {hint}") from exc
+        name = getattr(hint, "__name__", str(hint))
+        raise ValueError(f"{key}: cannot read {text!r} as {name}") from exc
     return json.loads(text)
 
 

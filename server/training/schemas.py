@@ -12,12 +12,25 @@ Supervision = Literal["weak", "action-click", "bg-click", "both"]
 
 class TrainingRequest(Schema):
     supervision: Supervision = "bg-click"
-    epochs: int = Field(default=20, ge=1, le=1000)
-    hidden: int = Field(default=256, ge=8, le=4096, description="2048 as published.")
+    recipe: Literal["studio", "published"] = Field(
+        default="studio",
+        description="Where every setting starts (model.recipes): studio (the default) or "
+        "BackTAL's published recipe.",
+    )
+    epochs: int | None = Field(default=None, ge=1, le=1000, description="Default: the recipe's.")
+    hidden: int | None = Field(
+        default=None, ge=8, le=4096, description="Base-module width. Default 256 (published: 2048)."
+    )
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    overrides: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=64,
+        description='Any further training option, e.g. {"lr": 0.001, "loss_weights.click": 0} '
+        "(the keys `python -m model.cli train --help` lists under --set).",
+    )
     include_video_ids: list[int] | None = Field(default=None, max_length=100_000)
     extractor: str | None = Field(default=None, description="Default: the most common one.")
-    holdout_fraction: float = Field(default=0.2, ge=0.0, lt=1.0)
+    holdout_fraction: float | None = Field(default=None, ge=0.0, lt=1.0, description="Default 0.2.")
     activate: bool = Field(default=True, description="Make the new version the active one.")
     queue: bool = Field(default=False, description="Queue behind a running training job.")
 

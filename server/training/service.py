@@ -25,6 +25,7 @@ from server.models import (
     Video,
 )
 from server.predictions import service as predictions
+from server.training.configs import check_request
 from server.training.dataset import build_dataset
 from server.training.schemas import (
     Curves,
@@ -81,6 +82,10 @@ def create_training_job(
     )
     check_trainable(data.summary, body.supervision)
     params = body.model_dump(exclude={"queue"})
+    try:
+        check_request(params)
+    except ValueError as exc:
+        raise Unprocessable(f"training options: {exc}") from exc
     params["extractor"] = data.extractor
     return jobs.enqueue(
         session, JobKind.train, params, created_by=user.id, max_attempts=settings.job_max_attempts

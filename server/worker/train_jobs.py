@@ -24,6 +24,7 @@ from server.suggestions.compute import (
     replace_suggestions,
     suggest_config,
 )
+from server.training.configs import resolve_job
 from server.training.dataset import build_dataset
 from server.training.service import check_trainable
 from server.training.validation import choose_held_out
@@ -42,8 +43,8 @@ def _fmt_losses(losses: dict[str, float]) -> str:
 
 def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
     """Build the dataset from the database, fit BackTAL, save a checkpoint, evaluate."""
-    from model.config import ModelConfig, TrainConfig
     from model.evaluate import compute_map
+    from model.recipes import describe, recipe_record
     from model.train import TrainingCancelled, fit, predict, save_checkpoint
 
     p = ctx.params
@@ -60,19 +61,15 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
     except Exception as exc:  # the labels changed since the job was queued
         raise PermanentJobError(getattr(exc, "detail", str(exc))) from exc
     feature_dim = int(data.items[0].features.shape[1])
-    model_config = ModelConfig(
-        feature_dim=feature_dim,
-        num_classes=len(data.class_names),
-        hidden=int(p.get("hidden", 256)),
-    )
-    train_config = TrainConfig(
-        supervision=supervision,
-        epochs=int(p.get("epochs", 20)),
-        batch_size=min(16, len(data.items)),
-        seed=int(p.get("seed", 0)),
-        holdout_fraction=float(p.get("holdout_fraction", 0.2)),
-        device=str(p.get("device", "auto")),
-    )
+    try:
+        model_config, train_config = resolve_job(
+            p, feature_dim, len(data.class_names), len(data.items)
+        )
+    except ValueError as exc:  # queued by an older server, or a feature set it cannot take
+        raise PermanentJobError(f"training options: {exc}") from exc
+    recipe = recipe_record(model_config, train_config)
+    recipe["text"] = describe(model_config, train_config, skip=("supervision", "seed", "device"))
+    ctx.log(f"recipe: {recipe['text']}")
     ctx.log(
         f"training {supervision} on {len(data.items)} videos "
         f"({data.background_clicks} background / {data.action_clicks} action click snippets), "
@@ -161,6 +158,7 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
             config={
                 "model": model_config.to_dict(),
                 "train": train_config.to_dict(),
+                "recipe": recipe,
                 "extractor": data.extractor,
             },
             class_names=data.class_names,

@@ -133,6 +133,18 @@ def test_overrides_nested_keys_and_errors() -> None:
         recipes.resolve("studio", feature_dim=8, num_classes=3, overrides={"depth": 3})
     with pytest.raises(ValueError, match="click_loss"):
         recipes.train_config(click_loss="everything")
+    # JSON values (a Retrain request's overrides) are checked against each field's type
+    _, coerced = recipes.resolve(
+        "studio", feature_dim=8, num_classes=3, overrides={"betas": [0.9, 0.99], "lr": 1}
+    )
+    assert coerced.betas == (0.9, 0.99) and coerced.lr == 1.0
+    for bad, message in (
+        ({"epochs": 2.5}, "epochs must be int, got 2.5"),
+        ({"lr": True}, "lr must be float, got True"),
+        ({"epochs": "many"}, "epochs: cannot read 'many' as int"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            recipes.resolve("studio", feature_dim=8, num_classes=3, overrides=bad)
 
 
 def test_parse_sets_reads_each_fields_type() -> None:

@@ -112,6 +112,14 @@ def test_end_to_end_retrain_predict_export_eval(
     # how the epoch was chosen is stored with the version (mAP: the held-out video has GT)
     assert version["metrics"]["selection"].startswith("held-out mAP")
     assert (settings.media_dir / version["config"]["extractor"]).name == "tiny-stats"
+    # the resolved recipe: studio (the default), what the request and the product changed
+    recipe = version["config"]["recipe"]
+    assert recipe["name"] == "studio" and version["config"]["train"]["recipe"] == "studio"
+    assert recipe["model"]["input_norm"] == "standardize"  # studio's, not published
+    assert recipe["train"]["lr_scaling"] == "width" and recipe["train"]["epochs"] == 3
+    assert recipe["overrides"]["hidden"] == 32 and recipe["overrides"]["holdout_fraction"] == 0.25
+    assert recipe["text"].startswith("studio + ") and "epochs=3" in recipe["text"]
+    assert "recipe: studio + " in done["log_tail"]
     for vid in annotated.values():
         p = client.get(f"/api/v1/videos/{vid}/predictions", headers=alice.h).json()
         assert p["model_version_id"] == version["id"]
@@ -180,8 +188,18 @@ def test_refusals(client, app, settings, admin, alice, demo_files):
     assert train(client, admin, supervision="weak", queue=True).status_code == 202
     bad = train(client, admin, supervision="nonsense")
     assert bad.status_code == 422
+    unknown = train(client, admin, supervision="weak", queue=True, overrides={"depth": 3})
+    assert unknown.status_code == 422
+    assert "unknown training option 'depth'" in unknown.json()["detail"]
+    wrong = train(client, admin, supervision="weak", queue=True, overrides={"lr": "fast"})
+    assert wrong.status_code == 422 and "lr: cannot read 'fast' as float" in wrong.json()["detail"]
+    assert train(client, admin, supervision="weak", recipe="paper").status_code == 422
+    ok = train(
+        client, admin, supervision="weak", queue=True, recipe="published", overrides={"lr": 1e-3}
+    )
+    assert ok.status_code == 202 and ok.json()["params"]["recipe"] == "published"
     with app.state.sessionmaker() as s:
-        assert s.scalar(select(func.count()).select_from(Job).where(Job.kind == JobKind.train)) == 2
+        assert s.scalar(select(func.count()).select_from(Job).where(Job.kind == JobKind.train)) == 3
 
 
 def wait_until_training(client, admin, job_id: int, timeout: float, poll: float) -> None:
