@@ -11,9 +11,16 @@
   class]`` where ground truth was imported (read by ``model.data``, ignored by the official
   loader);
 - ``classes.json``: the class names in index order (``cls_label`` order);
-- ``gt.json``: ActivityNet layout (``database``: video → ``subset``, ``duration``,
-  ``annotations`` ``[{segment, label, idx}]``; ``activity_list`` in index order), only when
-  some exported video has imported ground truth;
+- ``<validation_split>/<video name>.npz`` (default ``test``, the official evaluation
+  split: ``model.cli predict --split test`` and ``eval`` read it as it is): the validation
+  videos (``videos.is_validation``) that have ground truth — never in ``<split>/``;
+- ``gt.json``: ActivityNet layout (``database``: video → ``subset`` (its split),
+  ``duration``, ``annotations`` ``[{segment, label, idx, source, ...}]``; ``activity_list``
+  in index order), only when some exported video has ground truth: imported ground truth,
+  else an annotator's segments (``server.training.dataset.ground_truth_of``). ``source``
+  says where each annotation came from — ``imported``, ``drawn``, or ``prediction`` (a
+  model version's predicted segment an annotator accepted: ``model_version_id``,
+  ``score``); ``annotator`` who drew or accepted it. ActivityNet readers ignore them;
 - ``manifest.json``: what was exported (extractor, how its D splits into the two streams,
   filters, counts).
 
@@ -52,7 +59,7 @@ from server.errors import InsufficientStorage, NotFound, Unprocessable
 from server.models import ActionClass, Feature, User
 from server.storage import Storage
 from server.storage.files import load_npy
-from server.training.dataset import Dataset, build_dataset, choose_extractor
+from server.training.dataset import Dataset, GtSegment, build_dataset, choose_extractor
 
 SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
@@ -99,10 +106,21 @@ def parse_class_ids(values: list[str] | None) -> list[int] | None:
 
 
 def _check_filters(
-    session: Session, annotator_id: int | None, class_ids: list[int] | None, split: str
+    session: Session,
+    annotator_id: int | None,
+    class_ids: list[int] | None,
+    split: str,
+    validation_split: str = "test",
 ) -> None:
     if not SPLIT_NAME.match(split):
         raise Unprocessable("split must be 1-32 letters, digits, '_' or '-' (e.g. val, test)")
+    if not SPLIT_NAME.match(validation_split):
+        raise Unprocessable("validation_split must be 1-32 letters, digits, '_' or '-' (e.g. test)")
+    if validation_split == split:
+        raise Unprocessable(
+            f"validation_split must differ from split ({split!r}): validation videos never "
+            "join the training split"
+        )
     if annotator_id is not None and (
         not 1 <= annotator_id <= 2**62 or session.get(User, annotator_id) is None
     ):
@@ -144,20 +162,44 @@ def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     return buf.getvalue()
 
 
-def gt_json(data: Dataset, split: str) -> dict[str, Any] | None:
-    """ActivityNet ground truth of the exported videos that have imported GT segments."""
+def _annotation(data: Dataset, g: GtSegment, names: dict[int, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "segment": [g.start_s, g.end_s],
+        "label": data.class_names[g.class_index],
+        "idx": g.class_index,
+        "source": g.origin,
+    }
+    if g.annotator_id is not None:
+        out["annotator"] = names.get(g.annotator_id, str(g.annotator_id))
+    if g.origin == "prediction":
+        out["model_version_id"] = g.model_version_id
+        out["score"] = g.prediction_score
+    return out
+
+
+def gt_json(
+    data: Dataset,
+    split: str,
+    validation_split: str = "test",
+    annotator_names: dict[int, str] | None = None,
+) -> dict[str, Any] | None:
+    """ActivityNet ground truth of the exported videos that have ground truth (training
+    videos in ``split``, validation videos in ``validation_split``)."""
+    names = annotator_names or {}
     database: dict[str, Any] = {}
-    for item in data.items:
-        if not item.gt_segments:
-            continue
-        database[item.name] = {
-            "subset": split,
-            "duration": item.duration,
-            "annotations": [
-                {"segment": [s, e], "label": data.class_names[c], "idx": c}
-                for s, e, c in sorted(item.gt_segments)
-            ],
-        }
+    for items, subset in ((data.items, split), (data.validation, validation_split)):
+        for item in items:
+            segments = data.ground_truth.get(item.name)
+            if not segments:
+                continue
+            database[item.name] = {
+                "subset": subset,
+                "duration": item.duration,
+                "annotations": [
+                    _annotation(data, g, names)
+                    for g in sorted(segments, key=lambda g: (g.start_s, g.end_s, g.class_index))
+                ],
+            }
     if not database:
         return None
     return {
@@ -180,10 +222,11 @@ def write_dataset_zip(
     class_ids: list[int] | None = None,
     extractor: str | None = None,
     split: str = "val",
+    validation_split: str = "test",
 ) -> dict[str, Any]:
     """Write the zip to ``out``; returns the manifest. 404 for an unknown annotator or
     class, 422 when no video qualifies. One video's features are in memory at a time."""
-    _check_filters(session, annotator_id, class_ids, split)
+    _check_filters(session, annotator_id, class_ids, split, validation_split)
     name = choose_extractor(session, extractor)
     data = build_dataset(
         session,
@@ -211,13 +254,15 @@ def write_dataset_zip(
     }
     videos: list[dict[str, Any]] = []
     cut_info: dict[str, Any] = {}
+    exported = [(it, split, False) for it in data.items]
+    exported += [(it, validation_split, True) for it in data.validation]
     with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
-        for item in data.items:
+        for item, folder, is_validation in exported:
             video_id = data.video_ids[item.name]
             features = load_npy(storage, paths[video_id])  # (T, D)
             cut, why = stream_split(name or "", int(features.shape[1]))
             cut_info = {"feat_spa": cut, "feat_tem": int(features.shape[1]) - cut, "split": why}
-            arcname = f"{split}/{_file_name(item, video_id)}.npz"
+            arcname = f"{folder}/{_file_name(item, video_id)}.npz"
             # npz is a zip of .npy files already: stored, not compressed again
             zf.writestr(arcname, npz_bytes(npz_arrays(item, features, cut)))
             videos.append(
@@ -229,16 +274,23 @@ def write_dataset_zip(
                     "background_clicks": len(item.bg_clicks),
                     "action_clicks": len(item.action_clicks),
                     "has_ground_truth": bool(item.gt_segments),
+                    "split": folder,
+                    "validation": is_validation,
                 }
             )
         deflate = zipfile.ZIP_DEFLATED
         zf.writestr("classes.json", json.dumps(data.class_names, indent=1), deflate)
-        gt = gt_json(data, split)
+        drew = {g.annotator_id for gs in data.ground_truth.values() for g in gs} - {None}
+        annotator_names = dict(
+            session.execute(select(User.id, User.name).where(User.id.in_(drew))).tuples().all()
+        )
+        gt = gt_json(data, split, validation_split, annotator_names)
         if gt is not None:
             zf.writestr("gt.json", json.dumps(gt, indent=1), deflate)
         manifest = {
             "format": "official-npz",
             "split": split,
+            "validation_split": validation_split,
             "extractor": name,
             "streams": cut_info,
             "annotator_id": annotator_id,

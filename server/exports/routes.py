@@ -179,9 +179,14 @@ def export_dataset(
     class_ids: Annotated[list[str] | None, Query()] = None,
     extractor: Annotated[str | None, Query(max_length=64)] = None,
     split: Annotated[str, Query(max_length=32)] = "val",
+    validation_split: Annotated[
+        str, Query(max_length=32, description="Folder and GT subset of the validation videos.")
+    ] = "test",
 ) -> StreamingResponse:
     """The training set as a zip in the official npz layout (``model.cli train`` reads it):
-    ``<split>/<video>.npz``, ``classes.json``, ``gt.json`` where GT was imported,
+    ``<split>/<video>.npz``, the validation videos in ``<validation_split>/``,
+    ``classes.json``, ``gt.json`` where there is ground truth (imported, or segments; each
+    annotation's ``source`` says which, and what came from a model's prediction),
     ``manifest.json``. ``class_ids``: comma-separated or repeated."""
     settings: Settings = request.app.state.settings
     fh = dataset.export_to_tempfile(
@@ -192,6 +197,7 @@ def export_dataset(
         class_ids=dataset.parse_class_ids(class_ids),
         extractor=extractor,
         split=split,
+        validation_split=validation_split,
     )
     size = fh.seek(0, 2)
     fh.seek(0)

@@ -195,8 +195,8 @@ def test_export_matches_the_clicks_and_trains_predicts_evaluates(
     assert gt["activity_list"] == ["Bounce", "Spin"]
     assert gt["database"]["v2"]["subset"] == "val"
     assert gt["database"]["v2"]["annotations"] == [
-        {"segment": [2.0, 5.0], "label": "Spin", "idx": 1},
-        {"segment": [10.0, 13.0], "label": "Bounce", "idx": 0},
+        {"segment": [2.0, 5.0], "label": "Spin", "idx": 1, "source": "imported"},
+        {"segment": [10.0, 13.0], "label": "Bounce", "idx": 0, "source": "imported"},
     ]
     manifest = json.loads(zf.read("manifest.json"))
     assert manifest["streams"] == {"feat_spa": 1280, "feat_tem": 92, "split": "two streams"}
@@ -303,3 +303,103 @@ def test_nothing_to_export_and_single_stream_features(client, app, admin):
     assert stream_split("i3d-npz", 2048) == (1024, "two streams")
     assert stream_split(EXTRACTOR, 1372) == (1280, "two streams")
     assert stream_split(EXTRACTOR, 10) == (5, "halves")
+
+
+def test_validation_videos_and_segments_in_the_export(client, app, admin, alice, world, tmp_path):
+    """Validation videos go to their own split, never the training one; segments are the
+    ground truth where none was imported, and gt.json says what came from a prediction."""
+    from tests.server.suggestions.seed import add_version
+
+    ids, classes = world["ids"], world["classes"]
+    # v5 loses its imported GT; alice draws one segment and accepts a predicted one there
+    gt = {"database": {"v5": {"annotations": []}}}
+    r = client.post(
+        "/api/v1/import/ground-truth",
+        headers=admin.h,
+        files={"file": ("gt.json", json.dumps(gt).encode(), "application/json")},
+    )
+    assert r.status_code == 200, r.text
+    r = client.post(
+        f"/api/v1/videos/{ids['v5']}/segments",
+        headers=alice.h,
+        json={"class_id": classes["Spin"], "start_s": 14.0, "end_s": 20.0},
+    )
+    assert r.status_code == 201, r.text
+    version = add_version(
+        app, active=True, segments=[(ids["v5"], classes["Bounce"], 2.0, 4.0, 0.8)]
+    )
+    r = client.post(
+        f"/api/v1/videos/{ids['v5']}/segments/accept", headers=alice.h, json={"at_s": 3.0}
+    )
+    assert r.status_code == 201, r.text
+    # v6 becomes a validation video (its imported GT measures versions)
+    r = client.patch(f"/api/v1/videos/{ids['v6']}", headers=admin.h, json={"is_validation": True})
+    assert r.status_code == 200, r.text
+
+    zf = get_zip(client, admin)
+    assert sorted(n for n in zf.namelist() if n.endswith(".npz")) == [
+        "test/v6.npz", "val/v1.npz", "val/v2.npz", "val/v3.npz", "val/v4.npz", "val/v5.npz"
+    ]  # fmt: skip
+    gt = json.loads(zf.read("gt.json"))
+    assert gt["database"]["v6"]["subset"] == "test"
+    assert {a["source"] for a in gt["database"]["v6"]["annotations"]} == {"imported"}
+    assert gt["database"]["v5"] == {
+        "subset": "val",
+        "duration": 22.0,
+        "annotations": [
+            {
+                "segment": [2.0, 4.0],
+                "label": "Bounce",
+                "idx": 0,
+                "source": "prediction",
+                "annotator": "alice",
+                "model_version_id": version,
+                "score": 0.8,
+            },
+            {
+                "segment": [14.0, 20.0],
+                "label": "Spin",
+                "idx": 1,
+                "source": "drawn",
+                "annotator": "alice",
+            },
+        ],
+    }
+    np.testing.assert_allclose(load_all(zf)["val/v5.npz"]["gt_segments"], [[2, 4, 0], [14, 20, 1]])
+    manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["validation_split"] == "test"
+    by_name = {v["vid_name"]: v for v in manifest["videos"]}
+    assert (by_name["v6"]["split"], by_name["v6"]["validation"]) == ("test", True)
+    assert (by_name["v1"]["split"], by_name["v1"]["validation"]) == ("val", False)
+    assert manifest["summary"]["validation_videos"] == 1
+
+    r = client.get(
+        "/api/v1/export/dataset",
+        headers=admin.h,
+        params={"split": "val", "validation_split": "val"},
+    )
+    assert r.status_code == 422 and "validation_split must differ from split" in r.json()["detail"]
+
+    # the trainer's CLI evaluates on the validation split as it is: predict --split test, eval
+    data = tmp_path / "data"
+    zf.extractall(data)
+    cli = [sys.executable, "-m", "model.cli"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([*cli, *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done
+
+    out = tmp_path / "run"
+    run(
+        "train", "--data", str(data), "--out", str(out), "--epochs", "2", "--hidden", "16",
+        "--batch-size", "4", "--device", "cpu",
+    )  # fmt: skip
+    pred = tmp_path / "results.json"
+    run(
+        "predict", "--ckpt", str(out / "model.pt"), "--data", str(data), "--split", "test",
+        "--out", str(pred), "--gt", str(data / "gt.json"), "--device", "cpu",
+    )  # fmt: skip
+    assert set(json.loads(pred.read_text())["results"]) == {"v6"}
+    done = run("eval", "--gt", str(data / "gt.json"), "--pred", str(pred), "--json")
+    assert 0.0 <= json.loads(done.stdout.strip().splitlines()[-1])["avg_0.1_0.7"] <= 1.0
