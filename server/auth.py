@@ -87,9 +87,17 @@ class TokenCache:
             self._entries.clear()
 
 
-def _lookup_user(factory: sessionmaker[Session], token: str) -> User | None:
+def _lookup_user(factory: sessionmaker[Session], token: str) -> User | str:
+    """The token's active user, or why there is none (a sentence for the 401)."""
     with factory() as session:
-        return user_for_token(session, token)
+        user = user_for_token(session, token)
+        if user is not None:
+            return user
+        digest = hash_token(token)
+        owner = session.scalar(select(User).where(User.token_hash == digest))
+        if owner is not None and not owner.active:
+            return "this account is deactivated: an admin can reactivate it"
+        return "invalid or revoked token"
 
 
 async def current_user(
@@ -112,9 +120,10 @@ async def current_user(
     user = cache.get(digest)
     if user is None:
         factory: sessionmaker[Session] = request.app.state.read_sessionmaker
-        user = await run_in_threadpool(_lookup_user, factory, credentials.credentials)
-        if user is None:
-            raise Unauthorized("invalid or revoked token")
+        found = await run_in_threadpool(_lookup_user, factory, credentials.credentials)
+        if isinstance(found, str):
+            raise Unauthorized(found)
+        user = found
         cache.put(digest, user)
     request.state.user_id = user.id
     return user

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from server.clicks.schemas import ClickIn, ClickOut, click_out
 from server.errors import Forbidden, Gone, NotFound, Unprocessable
-from server.labels.service import check_class_ids
+from server.labels.service import check_class_ids, check_not_retired
 from server.models import Click, ClickKind, Role, User, Video, utcnow
 from server.timebase import frame_index
 from server.videos.service import get_live_video
@@ -34,6 +34,7 @@ def validate_kind(db: Session | Connection, kind: ClickKind, class_id: int | Non
         if class_id is None:
             raise Unprocessable("an action click needs a class_id")
         check_class_ids(db, [class_id])
+        check_not_retired(db, [class_id])
 
 
 class VideoFacts(NamedTuple):

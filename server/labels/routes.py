@@ -11,17 +11,16 @@ router = APIRouter(tags=["labels"])
 
 
 @router.get("/classes", response_model=list[ClassOut])
-def list_classes(_: CurrentUser, session: SessionDep) -> list[ClassOut]:
-    return [
-        ClassOut(id=c.id, name=c.name, index=i) for i, c in enumerate(service.list_classes(session))
-    ]
+def list_classes(
+    _: CurrentUser, session: SessionDep, include_retired: bool = False
+) -> list[ClassOut]:
+    """The classes in creation order; retired ones only with ``include_retired=true``."""
+    return service.class_outs(session, include_retired)
 
 
 @router.post("/classes", response_model=ClassOut, status_code=status.HTTP_201_CREATED)
 def create_class(body: ClassIn, _: AdminUser, session: SessionDep) -> ClassOut:
-    cls = service.create_class(session, body.name)
-    index = len(service.list_classes(session)) - 1
-    return ClassOut(id=cls.id, name=cls.name, index=index)
+    return service.class_out(session, service.create_class(session, body.name))
 
 
 def _labels(session: SessionDep, video_id: int, user: CurrentUser) -> LabelsOut:

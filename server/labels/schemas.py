@@ -12,7 +12,15 @@ class ClassIn(Schema):
 class ClassOut(Schema):
     id: int
     name: str
-    index: int = Field(description="Position in the model's class list (order of creation).")
+    index: int = Field(
+        description="Position among all classes in creation order (the COIN TagID; a "
+        "training set takes the classes that are not retired in this order)."
+    )
+    retired: bool = Field(
+        default=False,
+        description="Retired: hidden from keys and pickers, no new labels, left out of "
+        "training; its labels stay on record.",
+    )
 
 
 class LabelsIn(Schema):

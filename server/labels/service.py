@@ -6,13 +6,28 @@ from sqlalchemy import Connection, delete, select
 from sqlalchemy.orm import Session
 
 from server.errors import Conflict, Unprocessable
+from server.labels.schemas import ClassOut
 from server.models import ActionClass, User, VideoLabel
 from server.videos.service import get_live_video
 
 
 def list_classes(session: Session) -> list[ActionClass]:
-    """All classes in index order (the order the model sees them)."""
+    """All classes (retired ones too) in index order (creation order)."""
     return list(session.scalars(select(ActionClass).order_by(ActionClass.id)))
+
+
+def class_outs(session: Session, include_retired: bool = False) -> list[ClassOut]:
+    """The classes as the API shows them; ``index`` counts retired classes too (it is the
+    class's position among all classes, stable when one is retired)."""
+    return [
+        ClassOut(id=c.id, name=c.name, index=i, retired=c.retired_at is not None)
+        for i, c in enumerate(list_classes(session))
+        if include_retired or c.retired_at is None
+    ]
+
+
+def class_out(session: Session, cls: ActionClass) -> ClassOut:
+    return next(c for c in class_outs(session, include_retired=True) if c.id == cls.id)
 
 
 def create_class(session: Session, name: str) -> ActionClass:
@@ -32,11 +47,37 @@ def check_class_ids(session: Session | Connection, class_ids: list[int]) -> None
         raise Unprocessable(f"unknown class id(s): {', '.join(map(str, unknown))}")
 
 
+def check_not_retired(session: Session | Connection, class_ids: list[int]) -> None:
+    """New labels and action clicks take live classes only."""
+    if not class_ids:
+        return
+    retired = list(
+        session.scalars(
+            select(ActionClass.name).where(
+                ActionClass.id.in_(class_ids), ActionClass.retired_at.is_not(None)
+            )
+        )
+    )
+    if retired:
+        raise Unprocessable(
+            f"class {', '.join(sorted(retired))} is retired: an admin can unretire it on the "
+            "admin page (POST /classes/{id}/unretire)"
+        )
+
+
 def set_labels(session: Session, video_id: int, user: User, class_ids: list[int]) -> None:
     """Replace the caller's video-level labels of a video."""
     get_live_video(session, video_id)
     ids = sorted(set(class_ids))
     check_class_ids(session, ids)
+    held = set(
+        session.scalars(
+            select(VideoLabel.class_id).where(
+                VideoLabel.video_id == video_id, VideoLabel.annotator_id == user.id
+            )
+        )
+    )
+    check_not_retired(session, [c for c in ids if c not in held])  # kept ones may stay
     session.execute(
         delete(VideoLabel).where(
             VideoLabel.video_id == video_id, VideoLabel.annotator_id == user.id

@@ -42,3 +42,21 @@ def rotate_token(
     user, token = service.rotate_token(session, user_id)
     on_commit(session, request.app.state.token_cache.clear)
     return UserWithToken(**UserOut.model_validate(user).model_dump(), token=token)
+
+
+@router.post("/users/{user_id}/deactivate", response_model=UserOut)
+def deactivate_user(
+    user_id: int, request: Request, admin: AdminUser, session: SessionDep
+) -> UserOut:
+    """Their tokens stop working: in this process at once, in other API processes once
+    the token cache's lifetime (BACKTAL_TOKEN_CACHE_S) has passed. Their clicks, labels and
+    segments stay. Not yourself, not the last active admin (409)."""
+    user = service.set_active(session, user_id, False, by=admin)
+    on_commit(session, request.app.state.token_cache.clear)
+    return UserOut.model_validate(user)
+
+
+@router.post("/users/{user_id}/reactivate", response_model=UserOut)
+def reactivate_user(user_id: int, _: AdminUser, session: SessionDep) -> UserOut:
+    """Their token (the one they had, or a new one from POST /users/{id}/token) works again."""
+    return UserOut.model_validate(service.set_active(session, user_id, True))

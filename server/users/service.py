@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.auth import generate_token, hash_token
@@ -56,4 +56,26 @@ def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"user {user_id} does not exist")
+    return user
+
+
+def set_active(session: Session, user_id: int, active: bool, by: User | None = None) -> User:
+    """Deactivate (their tokens stop working; everything they did stays) or reactivate."""
+    user = get_user(session, user_id)
+    if not active and user.active:
+        if by is not None and by.id == user.id:
+            raise Conflict("you cannot deactivate yourself: another admin can")
+        if user.role == Role.admin:
+            others = session.scalar(
+                select(func.count())
+                .select_from(User)
+                .where(User.role == Role.admin, User.active.is_(True), User.id != user.id)
+            )
+            if not others:
+                raise Conflict(
+                    f"{user.name} is the last active admin: create or reactivate another "
+                    "admin first"
+                )
+    user.active = active
+    session.flush()
     return user

@@ -60,7 +60,7 @@ Check = Callable[[World, Any], None]
 @dataclass(frozen=True)
 class Rule:
     access: Access
-    json: Any = None
+    json: Any = None  # or a function of the world
     files: Callable[[World], dict[str, Any]] | None = None
     data: dict[str, str] | None = None
     query: dict[str, Any] = field(default_factory=dict)
@@ -174,6 +174,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/users"): Rule(Access.ADMIN),
     ("POST", "/api/v1/users"): Rule(Access.ADMIN, json={"name": "dave"}),
     ("POST", "/api/v1/users/{user_id}/token"): Rule(Access.ADMIN),
+    ("POST", "/api/v1/users/{user_id}/deactivate"): Rule(Access.ADMIN),
+    ("POST", "/api/v1/users/{user_id}/reactivate"): Rule(Access.ADMIN),
     ("POST", "/api/v1/videos"): Rule(Access.USER, files=_video_file),
     ("GET", "/api/v1/videos"): Rule(Access.USER),
     ("POST", "/api/v1/videos/register"): Rule(Access.ADMIN, json={"paths": ["none.mp4"]}),
@@ -185,6 +187,12 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", V + "/file"): Rule(Access.USER),
     ("GET", "/api/v1/classes"): Rule(Access.USER),
     ("POST", "/api/v1/classes"): Rule(Access.ADMIN, json={"name": "Spin"}),
+    ("PATCH", "/api/v1/classes/{class_id}"): Rule(Access.ADMIN, json={"name": "Hop"}),
+    ("POST", "/api/v1/classes/{class_id}/merge"): Rule(
+        Access.ADMIN, json=lambda w: {"into": w.ids["other_class_id"]}
+    ),
+    ("POST", "/api/v1/classes/{class_id}/retire"): Rule(Access.ADMIN),
+    ("POST", "/api/v1/classes/{class_id}/unretire"): Rule(Access.ADMIN),
     ("GET", V + "/labels"): Rule(Access.OWN, other=_no_alice_labels),
     ("PUT", V + "/labels"): Rule(Access.OWN, json={"class_ids": []}, other=_alice_labels_kept),
     ("POST", V + "/clicks"): Rule(Access.OWN, json={"t_s": 2.0}, other=_bob_click_is_bobs),
@@ -260,6 +268,7 @@ def test_every_openapi_route_has_a_rule(app) -> None:  # type: ignore[no-untyped
 def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[no-untyped-def]
     video = upload(client, alice, clip_bytes).json()
     cls = client.post("/api/v1/classes", headers=admin.h, json={"name": "Bounce"}).json()
+    other_cls = client.post("/api/v1/classes", headers=admin.h, json={"name": "Jump"}).json()
     click = client.post(
         f"/api/v1/videos/{video['id']}/clicks", headers=alice.h, json={"t_s": 1.0}
     ).json()
@@ -293,6 +302,7 @@ def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[
         "job_id": job["id"],
         "user_id": carol.id,
         "class_id": cls["id"],
+        "other_class_id": other_cls["id"],
         "version_id": version,
         "suggestion_id": int(suggestion_id or 0),
     }
@@ -307,7 +317,7 @@ def _send(w: World, method: str, path: str, rule: Rule, actor: Actor | None, que
     headers = actor.h if actor is not None else {}
     kwargs: dict[str, Any] = {"headers": headers, "params": params}
     if rule.json is not None:
-        kwargs["json"] = rule.json
+        kwargs["json"] = rule.json(w) if callable(rule.json) else rule.json
     if rule.files is not None:
         kwargs["files"] = rule.files(w)
         kwargs["data"] = rule.data

@@ -1,0 +1,1 @@
+"""Classes over time: rename, merge one into another, retire and unretire."""
