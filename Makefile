@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install demo serve worker test test-pg screenshots lint format bench clean
+.PHONY: install demo serve api worker test test-pg screenshots lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -20,7 +20,12 @@ demo: install
 	BACKTAL_HOST=$(HOST) BACKTAL_PORT=$(PORT) $(BIN)/python -m server.cli seed-demo
 	$(BIN)/python -m server.cli serve --with-worker --host $(HOST) --port $(PORT)
 
+## The API and one job worker (as serve --with-worker): uploads get proxies, features, predictions.
 serve: install
+	$(BIN)/python -m server.cli serve --with-worker --host $(HOST) --port $(PORT)
+
+## The API alone; run workers beside it (make worker, python -m server.worker, on any machine).
+api: install
 	$(BIN)/python -m server.cli serve --host $(HOST) --port $(PORT)
 
 worker: install

@@ -1,4 +1,4 @@
-"""``python -m server.cli``: migrate, create-user, seed-demo, serve."""
+"""``python -m server.cli``: migrate, create-user, seed-demo, serve, reset, …"""
 
 from __future__ import annotations
 
@@ -245,6 +245,48 @@ def cmd_purge(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reset(settings: Settings, args: argparse.Namespace) -> int:
+    """A clean start after the demo (server/housekeeping/reset.py says what goes)."""
+    from server.housekeeping.reset import ResetRefused, execute_reset, plan_reset
+    from server.migrate import upgrade
+
+    if args.all and not args.yes and not args.dry_run:
+        print(
+            "error: --all removes every video, class, user, label and model version; "
+            "add --yes to do it (or --dry-run to see what would go)",
+            file=sys.stderr,
+        )
+        return 2
+    upgrade(settings)
+    factory = make_sessionmaker(make_engine(settings))
+    storage = open_storage(settings)
+    token = None
+    try:
+        with session_scope(factory) as session:
+            plan = plan_reset(session, storage, settings.media_dir, everything=args.all)
+            if not args.dry_run:
+                token = execute_reset(session, storage, plan)
+    except ResetRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    verb = "would remove" if args.dry_run else "removed"
+    for line in plan.lines():
+        print(f"{verb} {line}")
+    for line in plan.kept:
+        print(f"kept: {line}")
+    print(f"reset ({verb}): {plan.summary()}", file=sys.stderr)
+    if token is not None:
+        print(f"admin token: {token}")
+        print("(the tokens make demo printed no longer work)", file=sys.stderr)
+    if args.all and not args.dry_run:
+        print(
+            "no users left: create an admin with "
+            "python -m server.cli create-user --name NAME --role admin",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -323,6 +365,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--older-than", type=float, required=True, metavar="DAYS")
     p.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
     p.set_defaults(func=cmd_purge)
+    p = sub.add_parser(
+        "reset", help="a clean start: remove the demo's data (--demo) or everything (--all)"
+    )
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--demo", action="store_true", help="what make demo created (your own data stays)"
+    )
+    which.add_argument("--all", action="store_true", help="every row and the server's files")
+    p.add_argument("--yes", action="store_true", help="confirm --all")
+    p.add_argument("--dry-run", action="store_true", help="list what would go; remove nothing")
+    p.set_defaults(func=cmd_reset)
     p = sub.add_parser("backup", help="SQLite database + media folder into one tar file")
     p.add_argument("out", help="the tar file to write (must not exist)")
     p.add_argument("--media-only", action="store_true", help="PostgreSQL: the media only")
