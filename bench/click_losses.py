@@ -375,6 +375,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--render-only", action="store_true")
     p.add_argument(
+        "--also",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="render the runs of these folders too (e.g. one folder per sim version)",
+    )
+    p.add_argument(
         "--phase",
         choices=("heldout", "test"),
         default="heldout",
@@ -414,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     from bench import click_losses_report as report
 
-    text = report.render(args.out_dir, args.phase)
+    text = report.render([args.out_dir, *args.also], args.phase)
     (args.out_dir / f"report-{args.phase}.md").write_text(text)
     log(f"wrote {args.out_dir / f'report-{args.phase}.md'}")
     return 0

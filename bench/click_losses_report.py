@@ -22,8 +22,19 @@ DRAWS = 1000
 REFERENCE = "bg-click:published"
 
 
-def _runs(out_dir: Path) -> list[dict[str, Any]]:
-    return list(json.loads((out_dir / "runs.json").read_text())["runs"])
+def _runs(out_dirs: Sequence[Path]) -> list[dict[str, Any]]:
+    """Every run of every folder (a run keeps the folder its predictions are in); the same
+    (arm, version, seed) twice is an error."""
+    runs: list[dict[str, Any]] = []
+    seen: set[tuple[str, int, int]] = set()
+    for out_dir in out_dirs:
+        for run in json.loads((out_dir / "runs.json").read_text())["runs"]:
+            key = (run["arm"], run["version"], run["seed"])
+            if key in seen:
+                raise ValueError(f"{key} is in more than one of {list(map(str, out_dirs))}")
+            seen.add(key)
+            runs.append({**run, "dir": str(out_dir)})
+    return runs
 
 
 def _by(runs: Sequence[dict[str, Any]]) -> dict[tuple[str, int, int], dict[str, Any]]:
@@ -46,21 +57,23 @@ def _signed(values: Sequence[float]) -> str:
 class Pool:
     """Predictions and GT of an arm pooled over seeds, loaded once."""
 
-    def __init__(self, out_dir: Path, split: str) -> None:
-        self.out_dir, self.split = out_dir, split
+    def __init__(self, runs: Sequence[dict[str, Any]], split: str) -> None:
+        self.split = split
+        self.dirs = {(r["arm"], r["version"], r["seed"]): Path(r["dir"]) for r in runs}
         self._gt: dict[tuple[int, int], dict[str, list]] = {}
         self._preds: dict[tuple[str, int, int], dict[str, list]] = {}
 
     def gt(self, version: int, seed: int) -> dict[str, list]:
         if (version, seed) not in self._gt:
-            preds_names = None
-            self._gt[version, seed] = load_gt(self.out_dir, version, seed, preds_names)
+            where = next(d for (_, v, s), d in self.dirs.items() if (v, s) == (version, seed))
+            self._gt[version, seed] = load_gt(where, version, seed, None)
         return self._gt[version, seed]
 
     def preds(self, arm: str, version: int, seed: int) -> dict[str, list]:
         key = (arm, version, seed)
         if key not in self._preds:
-            self._preds[key] = load_preds(self.out_dir, arm, version, seed, self.split)
+            where = self.dirs[key]
+            self._preds[key] = load_preds(where, arm, version, seed, self.split)
         return self._preds[key]
 
     def pooled(
@@ -217,15 +230,20 @@ def curves_plot(runs: Sequence[dict[str, Any]], path: Path, version: int) -> Pat
     return path
 
 
-def render(out_dir: Path, phase: str = "heldout", draws: int = DRAWS) -> str:
-    runs = _runs(out_dir)
+def render(
+    out_dirs: Sequence[Path], phase: str = "heldout", draws: int = DRAWS, plots: Path | None = None
+) -> str:
+    """The report of the runs in ``out_dirs``; plots are written to ``plots`` (default: the
+    first folder)."""
+    runs = _runs(out_dirs)
+    plots = plots or out_dirs[0]
     versions = sorted({r["version"] for r in runs}, reverse=True)
     arms = sorted({r["arm"] for r in runs}, key=lambda a: (Arm.parse(a).offset, a))
     parts = [f"# Click losses ({phase})", ""]
     splits = ["heldout"] + (["test"] if phase == "test" else [])
     for version in versions:
         for split in splits:
-            pool = Pool(out_dir, split)
+            pool = Pool(runs, split)
             what = "held-out folds (5 × 40 training videos)" if split == "heldout" else "test"
             parts += [f"## Sim v{version}, {what}", ""]
             parts += arm_table(runs, pool, version, arms)
@@ -237,7 +255,7 @@ def render(out_dir: Path, phase: str = "heldout", draws: int = DRAWS) -> str:
             wanted += [(a, "weak") for a in others if a != "weak"]
             margins = [margin(runs, pool, version, a, b, draws) for a, b in wanted]
             parts += ["", "Paired margins:", "", *margin_lines(margins), ""]
-        plot = curves_plot(runs, out_dir / f"curves-v{version}.png", version)
+        plot = curves_plot(runs, plots / f"curves-v{version}.png", version)
         if plot is not None:
             parts += [f"![curves v{version}]({plot.name})", ""]
     return "\n".join(parts)
