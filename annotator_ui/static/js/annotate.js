@@ -1,9 +1,11 @@
-// The annotate page: video, timeline, keyboard, clicks, labels, model predictions.
+// The annotate page: video, timeline, keyboard, clicks, segments, labels, model predictions.
 
 import { api, apiOptional, blobUrl } from "./api.js";
 import { ClickStore } from "./clicks.js";
 import { flagsText } from "./flags.js";
+import { SegmentEditor } from "./segments.js";
 import { annotatorColor, classColor, Timeline } from "./timeline.js";
+import { initValidationFlag } from "./validation.js";
 import { clamp, formatTime, frameIndex, frameSeekTime, stepFrames, stepSeconds } from "./timebase.js";
 
 const SPEEDS = [0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3, 4];
@@ -34,6 +36,7 @@ let currentSuggestion = null; // the one I jumped to with S / Shift+S (or on the
 let flags = new Map();
 let flagsFor = null; // the saved click ids the flags were computed for ("1,4,9")
 let flagsTimer = 0;
+const undoOrder = []; // "click" | "segment": what Z undoes next (newest last)
 
 function say(text, isError = false) {
   statusEl.textContent = text;
@@ -48,6 +51,10 @@ const timeline = new Timeline($("timeline"), {
   onSeek: (t) => seek(t),
   onSelect: (c) => select(c.key, { seekTo: true }),
   onSuggestion: (s) => goToSuggestion(s),
+  onSegmentDrawn: (a, b) => segments.drawn(a, b),
+  onSegmentEdge: (seg, edge, t) => segments.moveEdge(seg, edge, t),
+  onSegmentSelect: (seg) => segments.select(seg.id),
+  segmentLane: true,
 });
 timeline.set({ colorFor: (c) => (isAdmin ? annotatorColor(c.annotator_id) : annotatorColor(0)) });
 
@@ -56,6 +63,29 @@ const store = new ClickStore({
   user: me,
   onChange: () => renderClicks(),
   onMessage: (text, err) => say(text, err),
+});
+
+const segments = new SegmentEditor({
+  root,
+  video: V,
+  user: me,
+  isAdmin,
+  classes: () => classes,
+  now: () => video.currentTime,
+  seek: (t) => {
+    video.pause();
+    seek(t);
+  },
+  say,
+  timeline,
+  onSelect: () => {
+    if (selectedKey) {
+      selectedKey = null;
+      renderClicks();
+    }
+  },
+  onHistory: () => undoOrder.push("segment"),
+  userName: (id) => users.get(id) || `annotator ${id}`,
 });
 
 function clickLabel(c) {
@@ -149,6 +179,7 @@ function refreshFlagsSoon() {
 
 function select(key, { seekTo = false } = {}) {
   selectedKey = key;
+  segments.deselect();
   const c = store.byKey(key);
   if (c && seekTo) {
     video.pause();
@@ -179,6 +210,7 @@ function addClick({ t, playing }, kind = "background", classId = null) {
   });
   lastActionAt = now;
   selectedKey = null;
+  undoOrder.push("click");
   renderClicks();
   return e;
 }
@@ -298,9 +330,11 @@ function answerSuggestionsAt(t) {
   renderSuggestions();
 }
 
+// Z undoes the newest of my clicks and segment operations (after a reload: my last click).
 async function undo() {
   lastActionAt = performance.now();
-  await store.undo();
+  if (undoOrder.pop() === "segment") await segments.undo();
+  else await store.undo();
 }
 
 async function deleteSelected() {
@@ -465,8 +499,10 @@ async function loadPredictions() {
     root.dataset.predictions = pred ? "none" : "unavailable";
     renderSegmentsTable(null);
     timeline.set({ segments: null, curves: null });
+    segments.setPredictions([], null);
     return;
   }
+  segments.setPredictions(pred.segments, pred.model_version_id);
   $("model-info").textContent = `Model version ${pred.model_version_id}`;
   const sel = $("curve-class");
   const curveIds = Object.keys((pred.curves && pred.curves.classes) || {});
@@ -526,6 +562,7 @@ document.addEventListener("keydown", (ev) => {
     }
     return;
   }
+  if ($("accept-dialog").open) return; // its own form: Enter accepts, Esc closes
   if (typing(ev.target)) return;
   const mod = ev.ctrlKey || ev.metaKey || ev.altKey;
   const key = ev.key;
@@ -533,6 +570,11 @@ document.addEventListener("keydown", (ev) => {
     ev.preventDefault(); // the key after A belongs to the action click
     if (/^[1-9]$/.test(key) && classes[Number(key) - 1]) actionClick(Number(key) - 1);
     else disarmAction("Action click cancelled.");
+    return;
+  }
+  if (segments.handleKey(ev)) {
+    ev.preventDefault(); // I, O, Shift+I/O, E, C, P, Shift+P, Delete/Esc on a segment
+    lastActionAt = performance.now();
     return;
   }
   let handled = true;
@@ -611,11 +653,12 @@ window.addEventListener("beforeunload", (ev) => {
 // ------------------------------------------------------------------ start
 async function start() {
   try {
-    const [cls, labels, clicks, fresh] = await Promise.all([
+    const [cls, labels, clicks, fresh, segs] = await Promise.all([
       api("/classes"),
       api(`/videos/${V.id}/labels`),
       api(`/videos/${V.id}/clicks`),
       api("/me"),
+      api(`/videos/${V.id}/segments`),
     ]);
     Object.assign(me, fresh);
     offsetInput.value = String(me.reaction_offset_ms);
@@ -624,6 +667,7 @@ async function start() {
     myLabels = new Set(mine ? mine.class_ids : []);
     renderLabels();
     timeline.set({ classes });
+    segments.renderClassPicker();
     if (isAdmin) {
       try {
         for (const u of await api("/users")) users.set(u.id, u.name);
@@ -633,12 +677,20 @@ async function start() {
       renderLegend(clicks);
     }
     store.load(clicks);
+    segments.store.load(segs);
     root.dataset.loaded = "1";
   } catch (e) {
     say(`Could not load the annotations: ${e.detail || e.message}`, true);
     return;
   }
-  await Promise.all([loadPredictions(), loadGroundTruth(), loadThumbnails(), loadSuggestions(), loadFlags()]);
+  await Promise.all([
+    loadPredictions(),
+    loadGroundTruth(),
+    loadThumbnails(),
+    loadSuggestions(),
+    loadFlags(),
+    initValidationFlag({ videoId: V.id, isAdmin, say }),
+  ]);
   root.dataset.layers = "1";
 }
 

@@ -48,3 +48,19 @@ export function formatTime(t) {
   const ss = s.toFixed(2).padStart(5, "0");
   return h ? `${sign}${h}:${String(m).padStart(2, "0")}:${ss}` : `${sign}${m}:${ss}`;
 }
+
+// Segment edges lie on frame boundaries k / fps, clamped to [0, duration]:
+// the start of the frame shown at t (a segment's first frame), the end of that frame (its
+// last frame, inclusive), or the boundary nearest to t (dragging an edge).
+export function frameStartTime(t, fps, frameCount) {
+  return frameIndex(t, fps, frameCount) / fps;
+}
+
+export function frameEndTime(t, fps, frameCount, duration) {
+  return Math.min(duration, (frameIndex(t, fps, frameCount) + 1) / fps);
+}
+
+export function snapToFrameEdge(t, fps, duration) {
+  if (!(fps > 0)) throw new RangeError("fps must be positive");
+  return clamp(Math.round(t * fps) / fps, 0, duration);
+}

@@ -1,10 +1,11 @@
-// The canvas timeline under the video: ruler, clicks, suggestions (hollow markers: moments
-// the model is unsure about), ground truth, predicted segments per class
-// (shaded by score), the activation curve of one class, the playhead.
-// Wheel zooms around the pointer, drag pans, a click seeks (or selects a click marker),
-// hovering shows the thumbnail of that moment.
+// The canvas timeline under the video: ruler, clicks, the annotator's segments, suggestions
+// (hollow markers: moments the model is unsure about), ground truth, predicted segments per
+// class (shaded by score), the activation curve of one class, the playhead.
+// Wheel zooms around the pointer, drag pans, a click seeks (or selects a click marker or a
+// segment), hovering shows the thumbnail of that moment. On the segment lane a drag draws a
+// segment and dragging a segment's edge moves it; both snap to frame boundaries.
 
-import { clamp, formatTime } from "./timebase.js";
+import { clamp, formatTime, snapToFrameEdge } from "./timebase.js";
 
 export const CLASS_COLORS = ["#d9480f", "#1971c2", "#2b8a3e", "#9c36b5", "#e67700", "#0b7285", "#c2255c", "#5c940d", "#495057", "#3b5bdb"];
 export const ANNOTATOR_COLORS = ["#212529", "#c92a2a", "#1864ab", "#2b8a3e", "#862e9c", "#d9480f", "#0b7285", "#a61e4d"];
@@ -38,9 +39,10 @@ export function scoreAlpha(score) {
 const TICK_STEPS = [0.04, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600];
 const GUTTER = 104;
 const PAD_RIGHT = 8;
+const EDGE_GRAB_PX = 6; // a pointer this close to a segment's edge drags the edge
 
 export class Timeline {
-  constructor(canvas, { duration, fps, onSeek, onSelect, onSuggestion, thumbEl }) {
+  constructor(canvas, { duration, fps, onSeek, onSelect, onSuggestion, onSegmentDrawn, onSegmentEdge, onSegmentSelect, segmentLane = false, thumbEl }) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.duration = duration;
@@ -48,6 +50,9 @@ export class Timeline {
     this.onSeek = onSeek || (() => {});
     this.onSelect = onSelect || (() => {});
     this.onSuggestion = onSuggestion || (() => {});
+    this.onSegmentDrawn = onSegmentDrawn || (() => {}); // (start_s, end_s) on frame edges
+    this.onSegmentEdge = onSegmentEdge || (() => {}); // (segment, "start"|"end", t on a frame edge)
+    this.onSegmentSelect = onSegmentSelect || (() => {});
     this.thumbEl = thumbEl;
     this.view = { t0: 0, t1: duration };
     this.time = 0;
@@ -64,6 +69,11 @@ export class Timeline {
     this.showPredictions = true;
     this.curveClass = null;
     this.selectedKey = null;
+    this.segmentLane = segmentLane; // the annotator's segment lane (the annotate page)
+    this.mySegments = []; // the annotator's segments (admin: everyone's) [{id, class_id, start_s, end_s, ...}]
+    this.selectedSegment = null; // id
+    this.segmentMark = null; // the start mark (I) of a segment being made, seconds
+    this.segmentEditable = () => true;
     this.colorFor = () => ANNOTATOR_COLORS[0];
     this.thumbs = null;
     this.drawCount = 0;
@@ -120,6 +130,7 @@ export class Timeline {
   // ------------------------------------------------------------------ geometry
   lanes() {
     const lanes = [{ id: "ruler", h: 22 }, { id: "clicks", h: 30, label: "Clicks" }];
+    if (this.segmentLane) lanes.push({ id: "segs", h: 26, label: "Segments" });
     if (this.suggestions.length) lanes.push({ id: "suggest", h: 20, label: "Suggestions" });
     if (this.showGT && this.gt.length) {
       for (const c of this.classes) lanes.push({ id: "gt", cls: c, h: 14, label: `GT · ${c.name}` });
@@ -181,6 +192,7 @@ export class Timeline {
     const drawn = [];
     const suggested = [];
     const flaggedDrawn = [];
+    const segsDrawn = [];
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     for (const lane of lanes) {
@@ -199,6 +211,7 @@ export class Timeline {
       ctx.clip();
       if (lane.id === "ruler") this.drawRuler(lane, cssW);
       else if (lane.id === "clicks") this.drawClicks(lane, flaggedDrawn);
+      else if (lane.id === "segs") this.drawMySegments(lane, segsDrawn);
       else if (lane.id === "suggest") this.drawSuggestions(lane, suggested);
       else if (lane.id === "gt") this.drawGT(lane);
       else if (lane.id === "pred") this.drawPred(lane, drawn);
@@ -247,6 +260,9 @@ export class Timeline {
     ds.segments = JSON.stringify(drawn);
     ds.suggestions = JSON.stringify(suggested);
     ds.flagged = JSON.stringify(flaggedDrawn);
+    ds.mySegments = JSON.stringify(segsDrawn);
+    const segLane = lanes.find((l) => l.id === "segs");
+    if (segLane) ds.segmentLane = JSON.stringify({ y0: segLane.y, y1: segLane.y + segLane.h });
     ds.view = `${this.view.t0.toFixed(3)},${this.view.t1.toFixed(3)}`;
     ds.draws = String(this.drawCount);
     ds.predictionLanes = String(lanes.filter((l) => l.id === "pred").length);
@@ -354,6 +370,117 @@ export class Timeline {
       ctx.lineWidth = 1;
       suggested.push({ id: s.id, t_s: s.t_s, reason: s.reason, x, y, current });
     }
+  }
+
+  // The annotator's segments in their class colour (those accepted from the model with a
+  // dotted top edge), the selected one outlined with edge handles; the start mark of a
+  // segment being made; what a drag is drawing or moving.
+  drawMySegments(lane, out) {
+    const ctx = this.ctx;
+    const d = this.drag;
+    const y0 = lane.y + 3;
+    const h = lane.h - 6;
+    for (const s of this.mySegments) {
+      let a = s.start_s;
+      let b = s.end_s;
+      if (d && d.mode === "edge" && d.seg.id === s.id) [a, b] = d.edge === "start" ? [d.t, b] : [a, d.t];
+      if (b < this.view.t0 || a > this.view.t1) continue;
+      const x0 = this.x(a);
+      const x1 = this.x(b);
+      const cls = this.classes.find((k) => k.id === s.class_id);
+      const color = cls ? classColor(cls.index) : "#868e96";
+      const selected = s.id === this.selectedSegment;
+      ctx.fillStyle = rgba(color, selected ? 0.75 : 0.55);
+      ctx.fillRect(x0, y0, Math.max(1, x1 - x0), h);
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 1;
+      ctx.strokeRect(x0 + 0.5, y0 + 0.5, Math.max(1, x1 - x0) - 1, h - 1);
+      if (s.source === "prediction") {
+        ctx.setLineDash([2, 2]);
+        ctx.strokeStyle = "#212529";
+        ctx.beginPath();
+        ctx.moveTo(x0, y0 + 1.5);
+        ctx.lineTo(x1, y0 + 1.5);
+        ctx.stroke();
+        ctx.setLineDash([]);
+      }
+      if (selected) {
+        ctx.strokeStyle = "#f59f00";
+        ctx.lineWidth = 2;
+        ctx.strokeRect(x0 - 1, y0 - 1, Math.max(1, x1 - x0) + 2, h + 2);
+        ctx.fillStyle = "#f59f00";
+        ctx.fillRect(x0 - 2, y0, 4, h);
+        ctx.fillRect(x1 - 2, y0, 4, h);
+        ctx.lineWidth = 1;
+      }
+      out.push({
+        id: s.id,
+        class_id: s.class_id,
+        start_s: a,
+        end_s: b,
+        source: s.source,
+        selected,
+        x0,
+        x1,
+        y0,
+        y1: y0 + h,
+      });
+    }
+    if (d && d.mode === "draw" && d.moved) {
+      const x0 = this.x(Math.min(d.t0, d.t1));
+      const x1 = this.x(Math.max(d.t0, d.t1));
+      ctx.fillStyle = "rgba(245, 159, 0, 0.35)";
+      ctx.fillRect(x0, y0, Math.max(1, x1 - x0), h);
+      ctx.strokeStyle = "#f59f00";
+      ctx.setLineDash([4, 2]);
+      ctx.strokeRect(x0 + 0.5, y0 + 0.5, Math.max(1, x1 - x0) - 1, h - 1);
+      ctx.setLineDash([]);
+    }
+    if (this.segmentMark != null) {
+      const x = Math.round(this.x(this.segmentMark)) + 0.5;
+      ctx.strokeStyle = "#f59f00";
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      ctx.moveTo(x, lane.y);
+      ctx.lineTo(x, lane.y + lane.h);
+      ctx.stroke();
+      ctx.fillStyle = "#f59f00";
+      ctx.beginPath();
+      ctx.moveTo(x, lane.y + 2);
+      ctx.lineTo(x + 8, lane.y + 6);
+      ctx.lineTo(x, lane.y + 10);
+      ctx.fill();
+      ctx.lineWidth = 1;
+    }
+  }
+
+  // An editable segment whose edge is within EDGE_GRAB_PX of x: {seg, edge}; the selected
+  // segment first, then the nearest edge.
+  segmentEdgeNear(x) {
+    let best = null;
+    let bestD = EDGE_GRAB_PX + 1;
+    for (const s of this.mySegments) {
+      if (!this.segmentEditable(s)) continue;
+      for (const edge of ["start", "end"]) {
+        const dist = Math.abs(this.x(edge === "start" ? s.start_s : s.end_s) - x);
+        const bias = s.id === this.selectedSegment ? -0.5 : 0;
+        if (dist + bias < bestD) {
+          best = { seg: s, edge };
+          bestD = dist + bias;
+        }
+      }
+    }
+    return best;
+  }
+
+  segmentAt(x) {
+    const t = this.t(x);
+    const here = this.mySegments.filter((s) => s.start_s <= t && t <= s.end_s);
+    return here.find((s) => s.id === this.selectedSegment) || here[here.length - 1] || null;
+  }
+
+  snap(t) {
+    return snapToFrameEdge(clamp(t, 0, this.duration), this.fps, this.duration);
   }
 
   drawGT(lane) {
@@ -488,20 +615,42 @@ export class Timeline {
     cv.addEventListener("pointerdown", (ev) => {
       if (ev.button !== 0) return;
       const p = pos(ev);
-      this.drag = { x: p.x, y: p.y, t0: this.view.t0, t1: this.view.t1, moved: false };
+      const lane = p.x >= GUTTER ? this.laneAt(p.y) : null;
+      if (lane && lane.id === "segs" && ev.pointerType !== "touch") {
+        const grab = this.segmentEdgeNear(p.x);
+        if (grab) {
+          const t = grab.edge === "start" ? grab.seg.start_s : grab.seg.end_s;
+          this.drag = { mode: "edge", x: p.x, seg: grab.seg, edge: grab.edge, t, from: t, moved: false };
+        } else {
+          const t = this.snap(this.t(p.x));
+          this.drag = { mode: "draw", x: p.x, t0: t, t1: t, moved: false };
+        }
+      } else {
+        this.drag = { mode: "pan", x: p.x, y: p.y, t0: this.view.t0, t1: this.view.t1, moved: false };
+      }
       cv.setPointerCapture(ev.pointerId);
     });
     cv.addEventListener("pointermove", (ev) => {
       const p = pos(ev);
       this.hoverX = p.x;
-      if (this.drag) {
-        const dx = p.x - this.drag.x;
-        if (Math.abs(dx) > 3) this.drag.moved = true;
-        if (this.drag.moved) {
+      const d = this.drag;
+      if (d) {
+        const dx = p.x - d.x;
+        if (Math.abs(dx) > 3) d.moved = true;
+        if (d.moved && d.mode === "pan") {
           const w = this.width() - GUTTER - PAD_RIGHT;
-          const dt = (-dx / w) * (this.drag.t1 - this.drag.t0);
-          this.setView(this.drag.t0 + dt, this.drag.t1 + dt);
-        }
+          const dt = (-dx / w) * (d.t1 - d.t0);
+          this.setView(d.t0 + dt, d.t1 + dt);
+        } else if (d.moved && d.mode === "edge") {
+          // at least one frame long: the start stays before the end and vice versa
+          const frame = 1 / this.fps;
+          const t = this.snap(this.t(p.x));
+          d.t = d.edge === "start" ? Math.min(t, d.seg.end_s - frame) : Math.max(t, d.seg.start_s + frame);
+          d.t = clamp(d.t, 0, this.duration);
+        } else if (d.moved && d.mode === "draw") d.t1 = this.snap(this.t(p.x));
+      } else {
+        const lane = p.x >= GUTTER ? this.laneAt(p.y) : null;
+        cv.style.cursor = lane && lane.id === "segs" ? (this.segmentEdgeNear(p.x) ? "ew-resize" : "crosshair") : "";
       }
       this.showThumb(p.x);
       this.request();
@@ -509,10 +658,29 @@ export class Timeline {
     cv.addEventListener("pointerup", (ev) => {
       const d = this.drag;
       this.drag = null;
+      if (d && d.moved && d.mode === "edge") {
+        if (Math.abs(d.t - d.from) > 1e-9) this.onSegmentEdge(d.seg, d.edge, d.t);
+        this.request();
+        return;
+      }
+      if (d && d.moved && d.mode === "draw") {
+        const a = Math.min(d.t0, d.t1);
+        const b = Math.max(d.t0, d.t1);
+        if (b - a >= 1 / this.fps - 1e-9) this.onSegmentDrawn(a, b);
+        this.request();
+        return;
+      }
       if (!d || d.moved) return;
       const p = pos(ev);
       if (p.x < GUTTER) return;
       const lane = this.laneAt(p.y);
+      if (lane && lane.id === "segs") {
+        const s = this.segmentAt(p.x);
+        if (s) {
+          this.onSegmentSelect(s);
+          return;
+        }
+      }
       if (lane && lane.id === "clicks") {
         const c = this.clickNear(p.x);
         if (c) {
@@ -531,6 +699,7 @@ export class Timeline {
     });
     cv.addEventListener("pointercancel", () => {
       this.drag = null; // a touch the browser took over (a page scroll)
+      this.request();
     });
     cv.addEventListener("pointerleave", () => {
       this.hoverX = null;
