@@ -31,6 +31,8 @@ from server.models import Role, User
 from server.predictions.service import prediction_sources
 from server.storage.serve import serve_object
 from server.suggestions import service as suggestions
+from server.uploads import direct as direct_uploads
+from server.uploads.access import may_upload
 from server.videos import listing
 from server.videos import service as videos_service
 
@@ -49,16 +51,53 @@ CSP = (
 )
 
 
-def page_csp(media_origin: str | None) -> str:
+def page_csp(media_origin: str | None, upload_origin: str | None = None) -> str:
     """The pages' Content-Security-Policy; with S3 ``redirect`` delivery the bucket's origin
-    may also serve media, sprites and (fetch) thumbnails."""
-    if not media_origin:
-        return CSP
-    return (
-        CSP.replace("img-src 'self'", f"img-src 'self' {media_origin}")
-        .replace("media-src 'self'", f"media-src 'self' {media_origin}")
-        .replace("connect-src 'self'", f"connect-src 'self' {media_origin}")
+    may also serve media, sprites and (fetch) thumbnails; with S3 direct uploads the page
+    may send file parts to the bucket."""
+    csp = CSP
+    if media_origin:
+        csp = (
+            csp.replace("img-src 'self'", f"img-src 'self' {media_origin}")
+            .replace("media-src 'self'", f"media-src 'self' {media_origin}")
+            .replace("connect-src 'self'", f"connect-src 'self' {media_origin}")
+        )
+    if upload_origin and upload_origin != media_origin:
+        csp = csp.replace("connect-src 'self'", f"connect-src 'self' {upload_origin}")
+    return csp
+
+
+def _upload_origin(app: Any) -> str | None:
+    """The bucket's origin when browsers upload straight to it (worked out once)."""
+    if not hasattr(app.state, "upload_origin"):
+        app.state.upload_origin = direct_uploads.bucket_origin(
+            app.state.storage, app.state.settings.s3_upload
+        )
+    origin: str | None = app.state.upload_origin
+    return origin
+
+
+def _upload_config(request: Request, user: User) -> dict[str, Any] | None:
+    """The videos page's upload panel (None: this user may not add videos)."""
+    settings = request.app.state.settings
+    if not may_upload(settings, user):
+        return None
+    mode = (
+        "direct" if direct_uploads.enabled(request.app.state.storage, settings.s3_upload) else "tus"
     )
+    size = float(settings.max_upload_bytes)
+    unit = "bytes"
+    for name in ("KiB", "MiB", "GiB", "TiB"):
+        if size < 1024:
+            break
+        size, unit = size / 1024, name
+    label = f"{size:.0f} {unit}" if size == int(size) else f"{size:.1f} {unit}"
+    return {
+        "mode": mode,
+        "max_bytes": settings.max_upload_bytes,
+        "max_label": label,
+        "chunk_bytes": settings.upload_chunk_bytes,
+    }
 
 
 router = APIRouter(include_in_schema=False)
@@ -87,7 +126,9 @@ def _page(
 ) -> HTMLResponse:
     response = templates.TemplateResponse(request, template, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Content-Security-Policy"] = page_csp(request.app.state.media_origin)
+    response.headers["Content-Security-Policy"] = page_csp(
+        request.app.state.media_origin, _upload_origin(request.app)
+    )
     return response
 
 
@@ -250,6 +291,7 @@ def videos_page(request: Request, offset: int = 0) -> Response:
             "page_size": PAGE_SIZE,
             "next_id": next_id,
             "summary": summary,
+            "upload": _upload_config(request, user),
         },
     )
 

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
         description="An unfinished upload without new bytes for this long is removed (tus "
         "files; S3 multipart uploads of direct uploads).",
     )
+    upload_chunk_bytes: int = Field(
+        default=8 * MiB,
+        ge=64 * 1024,
+        description="Bytes per request of a browser's resumable upload (behind a proxy with a "
+        "body-size limit, e.g. nginx's client_max_body_size, stay below it).",
+    )
     s3_upload: str = Field(
         default="api",
         pattern="^(api|direct)$",

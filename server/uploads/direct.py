@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from server.db import on_rollback
 from server.errors import BadRequest, NotFound, PayloadTooLarge, Unprocessable
 from server.models import User, Video
+from server.storage.base import Storage
 from server.storage.s3 import S3Storage
 from server.videos import service as videos
 from server.videos.upload import check_filename, safe_stem
@@ -280,6 +281,21 @@ def sweep(storage: S3Storage, expire_s: float, now: float | None = None) -> int:
             return aborted
         kwargs["KeyMarker"] = page.get("NextKeyMarker")
         kwargs["UploadIdMarker"] = page.get("NextUploadIdMarker")
+
+
+def enabled(storage: Storage, s3_upload: str) -> bool:
+    """Whether browsers upload straight to the bucket (S3 storage, BACKTAL_S3_UPLOAD=direct)."""
+    return isinstance(storage, S3Storage) and s3_upload == "direct"
+
+
+def bucket_origin(storage: Storage, s3_upload: str) -> str | None:
+    """The origin browsers send parts to (the pages' Content-Security-Policy allows it), or
+    None when direct uploads are off."""
+    if not enabled(storage, s3_upload):
+        return None
+    url = storage.presigned_url("probe", 60) or ""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
 
 
 def _ts(value: Any) -> float:

@@ -519,7 +519,7 @@ async def _finish(
 
 def _direct(request: Request) -> S3Storage:
     storage = request.app.state.storage
-    if not isinstance(storage, S3Storage) or _settings(request).s3_upload != "direct":
+    if not direct.enabled(storage, _settings(request).s3_upload):
         raise Conflict(
             "direct uploads need S3 storage with BACKTAL_S3_UPLOAD=direct; this server "
             "takes uploads through /api/v1/uploads (tus)"

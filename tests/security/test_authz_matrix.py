@@ -50,7 +50,7 @@ class World:
     admin: Actor
     alice: Actor
     bob: Actor
-    ids: dict[str, int]
+    ids: dict[str, Any]
     clip: bytes
 
 
@@ -66,6 +66,7 @@ class Rule:
     query: dict[str, Any] = field(default_factory=dict)
     other: Check | None = None  # OWN: what bob gets for alice's data
     other_query: dict[str, Any] | None = None  # OWN: bob asks for alice's rows → 403
+    headers: dict[str, str] | None = None  # sent besides the caller's token
 
 
 def _npy(_: World) -> dict[str, Any]:
@@ -120,6 +121,23 @@ def _bob_is_bob(w: World, r: Any) -> None:
 
 def _bob_click_is_bobs(w: World, r: Any) -> None:
     assert r.status_code in (200, 201) and r.json()["annotator_id"] == w.bob.id, r.text
+
+
+def _alice_upload_kept(w: World, r: Any) -> None:
+    assert r.status_code == 404, r.text  # someone else's upload does not exist for bob
+    head = w.client.head(
+        f"/api/v1/uploads/{w.ids['upload_id']}",
+        headers={**w.alice.h, "Tus-Resumable": "1.0.0"},
+    )
+    assert head.status_code == 200 and head.headers["upload-offset"] == "0"
+
+
+TUS_PATCH = {
+    "Tus-Resumable": "1.0.0",
+    "Content-Type": "application/offset+octet-stream",
+    "Upload-Offset": "0",
+}
+DIRECT = {"key": "uploads/u1/" + "0" * 32 + ".10/x.mp4", "upload_id": "x"}
 
 
 def _no_alice_flags(w: World, r: Any) -> None:
@@ -226,6 +244,25 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/click-flags/{click_id}/keep"): Rule(Access.ADMIN),
     ("GET", "/api/v1/annotators/quality"): Rule(Access.ADMIN),
     ("GET", "/api/v1/export/dataset"): Rule(Access.ADMIN, query={"format": "official-npz"}),
+    # uploads: BACKTAL_UPLOAD_ROLES (default admin,annotator); an upload is its owner's only
+    ("POST", "/api/v1/uploads"): Rule(
+        Access.USER,
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "10",
+            "Upload-Metadata": "filename eA==",
+        },
+    ),
+    ("PATCH", "/api/v1/uploads/{upload_id}"): Rule(
+        Access.OWN, headers=TUS_PATCH, other=_alice_upload_kept
+    ),
+    ("DELETE", "/api/v1/uploads/{upload_id}"): Rule(
+        Access.OWN, headers={"Tus-Resumable": "1.0.0"}, other=_alice_upload_kept
+    ),
+    ("POST", "/api/v1/direct-uploads"): Rule(Access.USER, json={"filename": "x.mp4", "size": 10}),
+    ("POST", "/api/v1/direct-uploads/parts"): Rule(Access.USER, json=DIRECT),
+    ("POST", "/api/v1/direct-uploads/complete"): Rule(Access.USER, json=DIRECT),
+    ("POST", "/api/v1/direct-uploads/abort"): Rule(Access.USER, json=DIRECT),
     ("GET", "/api/v1/export/labels"): Rule(Access.ADMIN),
     ("PATCH", V): Rule(Access.ADMIN, json={"is_validation": True}),
     ("POST", V + "/segments"): Rule(
@@ -295,7 +332,18 @@ def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[
         headers=alice.h,
         json={"class_id": cls["id"], "start_s": 0.5, "end_s": 1.5},
     ).json()
-    ids = {
+    tus = client.post(
+        "/api/v1/uploads",
+        headers={
+            **alice.h,
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "10",
+            "Upload-Metadata": "filename eC5tcDQ=",
+        },
+    )
+    assert tus.status_code == 201, tus.text
+    ids: dict[str, Any] = {
+        "upload_id": tus.headers["location"].rsplit("/", 1)[1],
         "segment_id": segment["id"],
         "video_id": video["id"],
         "click_id": click["id"],
@@ -314,7 +362,7 @@ def _send(w: World, method: str, path: str, rule: Rule, actor: Actor | None, que
     params = {
         k: (str(w.alice.id) if v == "{alice}" else v) for k, v in (query or rule.query).items()
     }
-    headers = actor.h if actor is not None else {}
+    headers = {**(actor.h if actor is not None else {}), **(rule.headers or {})}
     kwargs: dict[str, Any] = {"headers": headers, "params": params}
     if rule.json is not None:
         kwargs["json"] = rule.json(w) if callable(rule.json) else rule.json
