@@ -1,5 +1,9 @@
 """Shared fixtures: a migrated database per test on SQLite (always) and PostgreSQL (when
-``BACKTAL_TEST_PG_URL`` names a reachable server), an app, a client and users."""
+``BACKTAL_TEST_PG_URL`` names a reachable server), an app, a client and users.
+
+``BACKTAL_TEST_REQUIRE=browser,postgres`` (what ``.ci/run`` sets under ``CI=true``) fails the
+tests whose Chromium or PostgreSQL is missing instead of skipping them, so a green run means
+they ran. Every run ends with the count of skipped tests per reason."""
 
 from __future__ import annotations
 
@@ -9,9 +13,11 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -20,7 +26,7 @@ from sqlalchemy.engine import make_url
 PG_URL = os.environ.get("BACKTAL_TEST_PG_URL", "")
 
 # Debian's Chromium, driven by Playwright (never a downloaded browser).
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("BACKTAL_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -48,6 +54,45 @@ def _pg_reachable(url: str) -> bool:
 
 PG_OK = _pg_reachable(PG_URL)
 
+# What must be there, not skipped (.ci/run sets both under CI=true): without it, the tests
+# that need it fail instead of skipping.
+REQUIRE = {w.strip() for w in os.environ.get("BACKTAL_TEST_REQUIRE", "").split(",") if w.strip()}
+REQUIRABLE = ("browser", "postgres")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    unknown = REQUIRE - set(REQUIRABLE)
+    if unknown:
+        raise pytest.UsageError(
+            f"BACKTAL_TEST_REQUIRE: unknown {sorted(unknown)}; use {list(REQUIRABLE)}"
+        )
+
+
+def unavailable(kind: str, reason: str) -> NoReturn:
+    """Skip a test whose ``kind`` of resource (browser, postgres) is missing, or fail it when
+    BACKTAL_TEST_REQUIRE names that kind."""
+    if kind in REQUIRE:
+        pytest.fail(
+            f"{reason}; BACKTAL_TEST_REQUIRE={','.join(sorted(REQUIRE))} says the {kind} "
+            "tests must run",
+            pytrace=False,
+        )
+    pytest.skip(reason)
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """How many tests were skipped, and why (one line per reason, most frequent first)."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    terminalreporter.section(f"{len(skipped)} skipped", sep="-")
+    for reason, n in Counter(_skip_reason(r) for r in skipped).most_common():
+        terminalreporter.write_line(f"{n:6d}  {reason}")
+
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -63,7 +108,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_database() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session; dropped afterwards."""
     if not PG_OK:
-        pytest.skip("PostgreSQL not configured (set BACKTAL_TEST_PG_URL) or not reachable")
+        unavailable(
+            "postgres", "PostgreSQL not configured (set BACKTAL_TEST_PG_URL) or not reachable"
+        )
     from server.config import Settings
     from server.migrate import upgrade
 
@@ -224,8 +271,11 @@ def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def browser():  # type: ignore[no-untyped-def]
     """One headless Chromium for the whole session (Playwright's sync API allows one)."""
     if not CHROMIUM.exists():
-        pytest.skip("Debian chromium (/usr/bin/chromium) is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        unavailable("browser", f"Debian chromium ({CHROMIUM}) is not installed")
+    try:
+        from playwright import sync_api
+    except ImportError as exc:
+        unavailable("browser", f"the playwright package is not installed ({exc})")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b

@@ -24,13 +24,9 @@ import pytest
 
 from model.features.synthetic import read_barcode, write_barcode_clip
 from server.media import make_proxy
-from tests.conftest import CHROMIUM
 from tests.server.media.media_helpers import decode_all, mean_abs_diff
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is not installed"),
-]
+pytestmark = pytest.mark.browser  # skipped without Chromium by the `browser` fixture
 
 PAGE = """<!doctype html>
 <html><body style="margin:0">
