@@ -1,5 +1,6 @@
 // The admin page: training (Retrain, live job progress, log, cancel, curves), model
-// versions, jobs, classes, users and tokens, import / export of clicks.
+// versions, jobs, users and tokens, import / export of clicks. Classes: classes.js; exports
+// of predictions and labels: exports.js; annotator quality: quality.js.
 
 import { api, ApiError, apiOptional, download } from "./api.js";
 import { drawTrainingCurves, fillCurvesTable } from "./plot.js";
@@ -219,6 +220,7 @@ async function loadVersions() {
     return;
   }
   versions.sort((a, b) => b.id - a.id);
+  document.dispatchEvent(new CustomEvent("versions-changed"));
   tbody.replaceChildren(
     ...versions.map((v) => {
       const tr = document.createElement("tr");
@@ -248,9 +250,17 @@ async function loadVersions() {
 
 async function activate(id) {
   try {
-    await api(`/model-versions/${id}/activate`, { method: "POST" });
-    say(`Model version ${id} is now active: annotators see its predictions.`);
+    const out = await api(`/model-versions/${id}/activate`, { method: "POST" });
+    const job = out && out.predict_job;
+    say(
+      `Model version ${id} is now active: annotators see its predictions.` +
+        (job
+          ? ` ${out.videos_without_predictions} video(s) had none of it: job #${job.id} predicts every video.`
+          : " It has predicted every video already."),
+    );
     loadVersions();
+    if (job) watch(job);
+    loadJobs();
   } catch (e) {
     say(`Activation failed: ${e.detail || e.message}`, true);
   }
@@ -305,31 +315,6 @@ async function loadJobs() {
   return list;
 }
 
-// ------------------------------------------------------------------ classes
-async function loadClasses() {
-  const classes = await api("/classes");
-  $("class-list").replaceChildren(
-    ...classes.map((c) => {
-      const li = document.createElement("li");
-      li.textContent = c.name;
-      return li;
-    }),
-  );
-}
-
-$("class-form").addEventListener("submit", async (ev) => {
-  ev.preventDefault();
-  const name = $("class-name").value.trim();
-  try {
-    await api("/classes", { method: "POST", body: { name } });
-    $("class-name").value = "";
-    say(`Class ${name} added.`);
-    loadClasses();
-  } catch (e) {
-    say(`Class not added: ${e.detail || e.message}`, true);
-  }
-});
-
 // ------------------------------------------------------------------ users
 function showToken(user) {
   $("token-box").hidden = false;
@@ -360,7 +345,12 @@ async function loadUsers() {
       cell(tr, u.active ? "yes" : "no");
       cell(tr, `${u.reaction_offset_ms} ms`);
       cell(tr, fmtDate(u.created_at));
-      cell(tr, button("New token", async () => {
+      const actions = document.createElement("div");
+      actions.className = "row";
+      actions.append(button(u.active ? "Deactivate" : "Reactivate", () => setActive(u, !u.active), {
+        "aria-label": `${u.active ? "Deactivate" : "Reactivate"} ${u.name}`,
+      }));
+      actions.append(button("New token", async () => {
         if (!confirm(`Give ${u.name} a new token? The old one stops working.`)) return;
         try {
           showToken(await api(`/users/${u.id}/token`, { method: "POST" }));
@@ -369,9 +359,23 @@ async function loadUsers() {
           say(`Token not changed: ${e.detail || e.message}`, true);
         }
       }, { "aria-label": `New token for ${u.name}` }));
+      tr.dataset.userId = String(u.id);
+      tr.dataset.active = u.active ? "1" : "0";
+      cell(tr, actions);
       return tr;
     }),
   );
+}
+
+async function setActive(u, active) {
+  if (!active && !confirm(`Deactivate ${u.name}? Their token stops working (within seconds on other servers); their work stays.`)) return;
+  try {
+    await api(`/users/${u.id}/${active ? "reactivate" : "deactivate"}`, { method: "POST" });
+    say(active ? `${u.name} can sign in again.` : `${u.name} is deactivated; their work stays.`);
+    loadUsers();
+  } catch (e) {
+    say(`${active ? "Reactivation" : "Deactivation"} failed: ${e.detail || e.message}`, true);
+  }
 }
 
 $("user-form").addEventListener("submit", async (ev) => {
@@ -415,7 +419,6 @@ window.addEventListener("resize", () => drawTrainingCurves($("curves"), curvesHi
 async function start() {
   drawTrainingCurves($("curves"), []);
   await Promise.all([
-    loadClasses().catch((e) => say(`Classes: ${e.detail || e.message}`, true)),
     loadUsers().catch((e) => say(`Users: ${e.detail || e.message}`, true)),
     loadVersions(),
   ]);

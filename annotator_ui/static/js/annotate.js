@@ -22,7 +22,8 @@ const statusEl = $("status");
 const help = $("help");
 
 let lastActionAt = performance.now(); // telemetry: time since the previous action
-let classes = [];
+let classes = []; // the classes in use: number keys, pickers, timeline lanes
+let allClasses = []; // retired ones too: names of clicks made before a class was retired
 let myLabels = new Set();
 let users = new Map(); // admin: id -> name
 let selectedKey = null;
@@ -92,7 +93,7 @@ function clickLabel(c) {
   const who = isAdmin ? ` · ${users.get(c.annotator_id) || "annotator " + c.annotator_id}` : "";
   const how = c.while_playing ? " · while playing" : "";
   const frame = c.frame_index != null ? c.frame_index : frameIndex(c.t_s, V.fps, V.frame_count);
-  const cls = c.kind === "action" ? classes.find((k) => k.id === c.class_id) : null;
+  const cls = c.kind === "action" ? allClasses.find((k) => k.id === c.class_id) : null;
   const what = c.kind === "action" ? ` · action ${cls ? cls.name : c.class_id}` : "";
   return `${formatTime(c.t_s)} · frame ${frame}${what}${how}${who}`;
 }
@@ -654,7 +655,7 @@ window.addEventListener("beforeunload", (ev) => {
 async function start() {
   try {
     const [cls, labels, clicks, fresh, segs] = await Promise.all([
-      api("/classes"),
+      api("/classes?include_retired=true"),
       api(`/videos/${V.id}/labels`),
       api(`/videos/${V.id}/clicks`),
       api("/me"),
@@ -662,7 +663,8 @@ async function start() {
     ]);
     Object.assign(me, fresh);
     offsetInput.value = String(me.reaction_offset_ms);
-    classes = cls;
+    allClasses = cls;
+    classes = cls.filter((c) => !c.retired);
     const mine = labels.labels.find((l) => l.annotator_id === me.id);
     myLabels = new Set(mine ? mine.class_ids : []);
     renderLabels();
