@@ -142,7 +142,11 @@ def test_keyboard_only_draw_change_class_adjust_delete_undo_and_reload(
     assert [(d["start_s"], d["end_s"], d["class_id"]) for d in drawn] == [
         (0.2, 0.64, cls["Bounce"])
     ]
-    assert "Bounce" in page.locator("#segment-list li").first.inner_text()
+    item = page.locator("#segment-list li").first
+    assert item.locator("select").input_value() == str(cls["Bounce"])
+    assert "Bounce 0:00.20–0:00.64" in (
+        item.locator("button").first.get_attribute("aria-label") or ""
+    )
     assert not page.js_errors
 
 
@@ -167,9 +171,7 @@ def drag(page: Any, x0: float, x1: float, y: float) -> None:
     page.mouse.up()
 
 
-def test_drag_draws_and_edge_drag_snaps_to_frames_then_mouse_edits(
-    client, alice, setup, open_page, screenshot_dir: Path
-):
+def test_drag_draws_and_edge_drag_snaps_to_frames_then_mouse_edits(client, alice, setup, open_page):
     video, cls = setup
     vid, duration = video["id"], video["duration_s"]
     page = open_ready(open_page, alice, vid)
@@ -206,7 +208,6 @@ def test_drag_draws_and_edge_drag_snaps_to_frames_then_mouse_edits(
     # a click on the segment selects it; the list's select changes its class
     page.mouse.click(x_of(page, 2.0, duration), y)
     page.wait_for_selector("#segment-list button.segment-item[aria-pressed='true']")
-    page.locator("#timeline").screenshot(path=str(screenshot_dir / "timeline-segments.png"))
     page.select_option("#segment-list select", str(cls["Bounce"]))
     until(page, lambda: edges(client, alice, vid)[0][0] == cls["Bounce"])
     # the ✕ deletes, the Undo button restores
@@ -218,7 +219,9 @@ def test_drag_draws_and_edge_drag_snaps_to_frames_then_mouse_edits(
     assert not page.js_errors
 
 
-def test_accept_predictions_by_key_then_adjust(app, client, alice, setup, open_page):
+def test_accept_predictions_by_key_then_adjust(
+    app, client, alice, setup, open_page, screenshot_dir: Path
+):
     video, cls = setup
     vid = video["id"]
     version = add_version(
@@ -262,6 +265,7 @@ def test_accept_predictions_by_key_then_adjust(app, client, alice, setup, open_p
         (cls["Bounce"], 0.52, 1.84),
         (cls["Spin"], 3.12, 3.8),
     ]
+    page.locator(".annotate-grid").screenshot(path=str(screenshot_dir / "annotate-segments.png"))
     # Z undoes the accept, then the edge
     kb.press("z")
     wait_count(page, 1)

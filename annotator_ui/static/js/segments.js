@@ -250,9 +250,12 @@ export class SegmentEditor {
     if (c) b.style.borderLeftColor = classColor(c.index);
     b.setAttribute("aria-pressed", String(s.id === this.selectedId));
     const length = (s.end_s - s.start_s).toFixed(2);
-    let text = `${this.describe(s)} · ${length} s`;
-    if (this.isAdmin) text += ` · ${this.userName(s.annotator_id)}`;
-    b.textContent = text;
+    const who = this.isAdmin ? ` · ${this.userName(s.annotator_id)}` : "";
+    const editable = this.editable(s);
+    // the class is in the select beside an editable one; the button still names it
+    const times = `${formatTime(s.start_s)}–${formatTime(s.end_s)} · ${length} s`;
+    b.textContent = (editable ? times : `${c ? c.name : ""} ${times}`) + who;
+    let label = `${this.describe(s)}, ${length} seconds${who}`;
     if (s.source === "prediction") {
       const badge = document.createElement("span");
       badge.className = "badge";
@@ -260,10 +263,12 @@ export class SegmentEditor {
       badge.textContent = `model${s.model_version_id ? ` v${s.model_version_id}` : ""}${score}`;
       badge.title = "Accepted from the model's predictions";
       b.append(" ", badge);
+      label += `, accepted from the model${score ? ` (score${score.slice(2)})` : ""}`;
     }
+    b.setAttribute("aria-label", label);
     b.addEventListener("click", () => this.select(s.id, { seek: true }));
     li.append(b);
-    if (this.editable(s)) {
+    if (editable) {
       const sel = document.createElement("select");
       sel.className = "segment-class-select";
       sel.setAttribute("aria-label", `Class of the segment ${this.describe(s)}`);
