@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,7 @@ from server.storage.serve import redirect_origin
 from server.suggestions.routes import router as suggestions_router
 from server.training.routes import router as training_router
 from server.uploads.routes import router as uploads_router
+from server.uploads.sweep import sweep_expired
 from server.users.routes import router as users_router
 from server.videos.routes import router as videos_router
 
@@ -65,7 +67,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     engine = make_engine(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # expired unfinished uploads go (in the background: the bucket may be slow or down)
+        threading.Thread(
+            target=sweep_expired, args=(settings, app.state.storage), daemon=True
+        ).start()
         yield
         engine.dispose()
 

@@ -287,3 +287,23 @@ def test_a_silent_connection_is_taken_over_without_stalling_the_api(
         assert r.status == 204 and r.getheader("Backtal-Video-Created") == "1"
     finally:
         silent.close()
+
+
+def test_the_api_sweeps_expired_uploads_when_it_starts(settings) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from server.app import create_app
+
+    folder = TusFolder(settings.upload_root, settings.upload_expire_s)
+    stale = folder.create(1, 10, {"filename": "a.mp4"}, now=time.time() - 2 * 86_400)
+    fresh = folder.create(1, 10, {"filename": "b.mp4"})
+    app = create_app(settings)
+    try:
+        with TestClient(app):
+            deadline = time.monotonic() + 10
+            while folder.load(stale.id) is not None:
+                assert time.monotonic() < deadline, "the stale upload was not swept"
+                time.sleep(0.05)
+        assert folder.load(fresh.id) is not None
+    finally:
+        app.state.engine.dispose()
