@@ -33,8 +33,13 @@ from server.models import (
     Video,
 )
 from server.predictions.schemas import PredictionSource
+from server.storage import Storage
 
 ACTIVE_STATES = (JobStatus.queued, JobStatus.running)
+
+
+class CheckpointGone(Exception):
+    """The version's checkpoint file was removed: it cannot predict new videos."""
 
 
 def active_version(session: Session) -> ModelVersion | None:
@@ -124,13 +129,30 @@ def missing_predictions(session: Session, version: ModelVersion) -> set[int]:
 
 
 def queue_repredict(
-    session: Session, version: ModelVersion, *, created_by: int | None, max_attempts: int = 3
+    session: Session,
+    version: ModelVersion,
+    *,
+    created_by: int | None,
+    max_attempts: int = 3,
+    storage: Storage | None = None,
 ) -> tuple[Job | None, int]:
     """On activation: a predict job of every video, unless the version's predictions
-    already exist for every video. Returns (the job or None, how many videos lack them)."""
+    already exist for every video. Returns (the job or None, how many videos lack them).
+
+    With ``storage``: a version whose checkpoint file is gone (checkpoint retention) cannot
+    predict; no job is queued and :class:`CheckpointGone` says so."""
     missing = missing_predictions(session, version)
     if not missing:
         return None, 0
+    if storage is not None and not (
+        version.checkpoint_path and storage.exists(version.checkpoint_path)
+    ):
+        raise CheckpointGone(
+            f"model version {version.id} is active, but {len(missing)} video(s) have no "
+            "predictions of it and its checkpoint was removed (checkpoint retention keeps the "
+            "active version's and the newest BACKTAL_CHECKPOINT_KEEP_LAST): retrain to "
+            "predict them"
+        )
     queued = _queued_job(session, version.id)
     if queued is not None and (queued.params or {}).get("video_ids") is None:
         return queued, len(missing)

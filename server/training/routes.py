@@ -50,13 +50,18 @@ def activate_model_version(
     """Make the version the active one; queues a predict job of every video (with
     progress) unless its predictions already exist for every video with its features."""
     settings: Settings = request.app.state.settings
-    version, job, missing = service.activate(
-        session, version_id, user=user, max_attempts=settings.job_max_attempts
+    version, job, missing, note = service.activate(
+        session,
+        version_id,
+        user=user,
+        max_attempts=settings.job_max_attempts,
+        storage=request.app.state.storage,
     )
     return ActivationOut(
         **ModelVersionOut.model_validate(version).model_dump(),
         predict_job=JobOut.model_validate(job) if job is not None else None,
         videos_without_predictions=missing,
+        note=note,
     )
 
 

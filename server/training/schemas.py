@@ -55,6 +55,9 @@ class ActivationOut(ModelVersionOut):
     videos_without_predictions: int = Field(
         description="Videos with features of the version's extractor it had not predicted."
     )
+    note: str | None = Field(
+        default=None, description="Why no predict job was queued for them (e.g. no checkpoint)."
+    )
 
 
 class PredictedSegment(Schema):

@@ -25,6 +25,7 @@ from server.models import (
     Video,
 )
 from server.predictions import service as predictions
+from server.storage import Storage
 from server.training.configs import check_request
 from server.training.dataset import build_dataset
 from server.training.schemas import (
@@ -104,21 +105,34 @@ def get_version(session: Session, version_id: int) -> ModelVersion:
 
 
 def activate(
-    session: Session, version_id: int, *, user: User | None = None, max_attempts: int = 3
-) -> tuple[ModelVersion, Job | None, int]:
+    session: Session,
+    version_id: int,
+    *,
+    user: User | None = None,
+    max_attempts: int = 3,
+    storage: Storage | None = None,
+) -> tuple[ModelVersion, Job | None, int, str | None]:
     """Make the version the active one and queue a re-predict job of every video unless
     its predictions already exist for every video with its features.
 
-    Returns (the version, the predict job or None, how many videos lack its predictions).
+    Returns (the version, the predict job or None, how many videos lack its predictions,
+    why no job could be queued for them or None).
     """
     version = get_version(session, version_id)
     session.execute(update(ModelVersion).values(is_active=False))
     version.is_active = True
     session.flush()
-    job, missing = predictions.queue_repredict(
-        session, version, created_by=user.id if user else None, max_attempts=max_attempts
-    )
-    return version, job, missing
+    try:
+        job, missing = predictions.queue_repredict(
+            session,
+            version,
+            created_by=user.id if user else None,
+            max_attempts=max_attempts,
+            storage=storage,
+        )
+    except predictions.CheckpointGone as exc:
+        return version, None, len(predictions.missing_predictions(session, version)), str(exc)
+    return version, job, missing, None
 
 
 def resolve_version(session: Session, which: str) -> ModelVersion | None:

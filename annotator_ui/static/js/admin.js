@@ -256,7 +256,10 @@ async function activate(id) {
       `Model version ${id} is now active: annotators see its predictions.` +
         (job
           ? ` ${out.videos_without_predictions} video(s) had none of it: job #${job.id} predicts every video.`
-          : " It has predicted every video already."),
+          : out && out.note
+            ? ` ${out.note}`
+            : " It has predicted every video already."),
+      Boolean(out && out.note),
     );
     loadVersions();
     if (job) watch(job);

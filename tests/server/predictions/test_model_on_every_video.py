@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from annotator_ui.pages import COOKIE
 from server.demo import DemoClip, write_clip
-from server.models import ActivationCurve, Job, JobKind, JobStatus
+from server.models import ActivationCurve, Job, JobKind, JobStatus, ModelVersion
 from tests.server.helpers import run_worker, upload
 from tests.server.training.test_retrain import train
 
@@ -243,6 +243,21 @@ def test_activating_a_version_repredicts_every_video(
     assert r.json()["predict_job"] is None and r.json()["videos_without_predictions"] == 0
     assert len(predict_jobs(app)) == jobs_before + 1
     assert all(s["model_version_id"] == v1["id"] for s in listed(client, alice).values())
+
+    # a version whose checkpoint is gone cannot predict the video that came since: no job,
+    # and the answer says why
+    later = upload(client, alice, new_clips[2].read_bytes(), "fresh_2.mp4").json()["id"]
+    assert run_worker(settings) == 3  # predicted by the active v1
+    with app.state.sessionmaker() as s:
+        version2 = s.get(ModelVersion, v2["id"])
+        assert version2 is not None
+        (settings.media_dir / version2.checkpoint_path).unlink()
+    r = client.post(f"/api/v1/model-versions/{v2['id']}/activate", headers=admin.h)
+    assert r.status_code == 200 and r.json()["is_active"], r.text
+    assert r.json()["predict_job"] is None and r.json()["videos_without_predictions"] == 1
+    assert "checkpoint" in r.json()["note"] and "retrain" in r.json()["note"]
+    assert len(predict_jobs(app)) == jobs_before + 2
+    assert listed(client, alice)[later]["model_version_id"] == v1["id"]
 
 
 def test_predictions_export_with_a_threshold_and_classes(
