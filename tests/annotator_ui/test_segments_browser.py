@@ -335,3 +335,28 @@ def test_admin_marks_the_video_as_validation(client, admin, alice, setup, open_p
     page.uncheck("#validation-toggle")
     page.wait_for_function(f"() => {ROOT}.validation === '0'")
     assert not client.get(f"{API}/videos/{video['id']}", headers=alice.h).json()["is_validation"]
+
+
+def test_admin_marks_validation_videos_in_the_video_list(client, admin, alice, setup, open_page):
+    video, _ = setup
+    page = open_page(admin, "/videos")
+    box = page.locator(f"input.validation-toggle[data-video-id='{video['id']}']")
+    assert not box.is_checked()
+    box.focus()
+    page.keyboard.press("Space")  # by keyboard
+    page.wait_for_function(
+        "() => document.getElementById('validation-status').textContent.includes('validation')"
+    )
+    assert client.get(f"{API}/videos/{video['id']}", headers=alice.h).json()["is_validation"]
+    page.reload()
+    assert page.locator(f"input.validation-toggle[data-video-id='{video['id']}']").is_checked()
+    theirs = open_page(alice, "/videos")
+    row = theirs.locator(f"tr[data-video-id='{video['id']}'] td[data-col='validation']")
+    assert row.inner_text().strip() == "validation"
+    assert theirs.locator("input.validation-toggle").count() == 0
+    page.locator(f"input.validation-toggle[data-video-id='{video['id']}']").uncheck()
+    page.wait_for_function(
+        "() => document.getElementById('validation-status').textContent.includes('training')"
+    )
+    assert not client.get(f"{API}/videos/{video['id']}", headers=alice.h).json()["is_validation"]
+    assert not page.js_errors and not theirs.js_errors

@@ -1,5 +1,6 @@
-// The video's validation flag on the annotate page: a badge for everyone ("validation
-// video: never trains; its segments measure the model"), a checkbox for admins.
+// The validation flag of videos: on the annotate page a badge for everyone ("validation
+// video: never trains; its segments measure the model") and a checkbox for admins; on the
+// video list a checkbox per video for admins (bound when this module loads there).
 
 import { api } from "./api.js";
 
@@ -37,3 +38,31 @@ export async function initValidationFlag({ videoId, isAdmin, say }) {
     }
   });
 }
+
+// The video list: each admin checkbox marks its video (PATCH /videos/{id}).
+function bindListCheckboxes() {
+  const status = document.getElementById("validation-status");
+  const say = (text, isError = false) => {
+    if (!status) return;
+    status.textContent = text;
+    status.classList.toggle("error", isError);
+  };
+  for (const box of document.querySelectorAll("input.validation-toggle[data-video-id]")) {
+    box.addEventListener("change", async () => {
+      const on = box.checked;
+      box.disabled = true;
+      try {
+        const out = await api(`/videos/${box.dataset.videoId}`, { method: "PATCH", body: { is_validation: on } });
+        box.checked = out.is_validation;
+        say(`${out.title}: ${out.is_validation ? "a validation video (never trains)" : "a training video again"}.`);
+      } catch (e) {
+        box.checked = !on;
+        say(`Not changed: ${e.detail || e.message}`, true);
+      } finally {
+        box.disabled = false;
+      }
+    });
+  }
+}
+
+bindListCheckboxes();
