@@ -161,7 +161,9 @@ def import_segments(
     ``annotator``: every annotation becomes this annotator's (created without a login if
     new); None: each annotation's own ``annotator`` field, which is then required."""
     database = _parse(data)
-    classes = {c.name: c.id for c in session.scalars(select(ActionClass))}
+    all_classes = list(session.scalars(select(ActionClass)))
+    classes = {c.name: c.id for c in all_classes}
+    retired = {c.name for c in all_classes if c.retired_at is not None}
     names = [n for n in database if isinstance(n, str)]
     videos = (
         {
@@ -198,6 +200,9 @@ def import_segments(
             label = ann.get("label")
             if not isinstance(label, str) or label not in classes:
                 errors.append(f"{where}: unknown class {label!r}")
+                continue
+            if label in retired:
+                errors.append(f"{where}: class {label!r} is retired (an admin can unretire it)")
                 continue
             if not 0 <= start < end:
                 errors.append(f"{where}: need 0 <= start < end, got {start:g}, {end:g}")

@@ -12,8 +12,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.errors import Forbidden, Gone, NotFound, Unprocessable
-from server.labels.service import check_class_ids
-from server.models import Prediction, Role, Segment, SegmentSource, User, Video, utcnow
+from server.labels.service import check_class_ids, check_not_retired
+from server.models import (
+    ActionClass,
+    Prediction,
+    Role,
+    Segment,
+    SegmentSource,
+    User,
+    Video,
+    utcnow,
+)
 from server.segments.schemas import (
     AcceptRequest,
     AcceptResult,
@@ -60,6 +69,7 @@ def create_segment(
         if existing is not None:
             return existing, False
     check_class_ids(session, [body.class_id])
+    check_not_retired(session, [body.class_id])
     start, end = check_range(video, body.start_s, body.end_s)
     now = utcnow()
     segment = Segment(
@@ -120,8 +130,9 @@ def update_segment(session: Session, segment_id: int, user: User, body: SegmentP
     if segment.deleted_at is not None:
         raise Gone(f"segment {segment_id} was deleted: restore it first to change it")
     video = get_live_video(session, segment.video_id)
-    if body.class_id is not None:
+    if body.class_id is not None and body.class_id != segment.class_id:
         check_class_ids(session, [body.class_id])
+        check_not_retired(session, [body.class_id])
     start = body.start_s if body.start_s is not None else segment.start_s
     end = body.end_s if body.end_s is not None else segment.end_s
     start, end = check_range(video, start, end)
@@ -170,6 +181,7 @@ def accept_predictions(
         raise NotFound("no model version is active: train one (or name a version) first")
     if body.class_id is not None:
         check_class_ids(session, [body.class_id])
+        check_not_retired(session, [body.class_id])
     q = select(Prediction).where(
         Prediction.model_version_id == version.id, Prediction.video_id == video.id
     )
@@ -184,11 +196,15 @@ def accept_predictions(
                 + ", ".join(map(str, missing))
                 + f" are not predictions of model version {version.id} on video {video.id}"
             )
+        check_not_retired(session, sorted({p.class_id for p in chosen}))
     elif body.at_s is not None:
         t = body.at_s
         q = q.where(Prediction.start_s <= t + EPS, Prediction.end_s >= t - EPS)
         if body.class_id is not None:
             q = q.where(Prediction.class_id == body.class_id)
+        else:  # a retired class takes no new segments: the best of the live classes
+            live = select(ActionClass.id).where(ActionClass.retired_at.is_(None))
+            q = q.where(Prediction.class_id.in_(live))
         best = session.scalars(q.order_by(Prediction.score.desc(), Prediction.id)).first()
         if best is None:
             of = f" of class {body.class_id}" if body.class_id is not None else ""

@@ -256,3 +256,30 @@ def test_admin_marks_validation_videos(client, alice, admin, video):
     assert r.status_code == 422
     r = client.patch(f"{API}/videos/{video['id']}", headers=admin.h, json={"is_validation": False})
     assert r.json()["is_validation"] is False
+
+
+def test_a_retired_class_takes_no_new_segments(client, app, admin, alice, video, classes):
+    bounce, spin = classes
+    vid = video["id"]
+    seg = draw(client, alice, vid, class_id=spin["id"], start_s=1.0, end_s=2.0).json()
+    add_version(
+        app,
+        active=True,
+        segments=[(vid, spin["id"], 0.5, 1.5, 0.9), (vid, bounce["id"], 0.8, 1.4, 0.5)],
+    )
+    assert client.post(f"{API}/classes/{spin['id']}/retire", headers=admin.h).status_code == 200
+    r = draw(client, alice, vid, class_id=spin["id"], start_s=2.0, end_s=3.0)
+    assert r.status_code == 422 and "is retired" in r.json()["detail"]
+    other = draw(client, alice, vid, class_id=bounce["id"], start_s=2.0, end_s=3.0).json()
+    r = client.patch(
+        f"{API}/segments/{other['id']}", headers=alice.h, json={"class_id": spin["id"]}
+    )
+    assert r.status_code == 422 and "is retired" in r.json()["detail"]
+    # a segment of the class from before keeps it and can still be adjusted
+    r = client.patch(f"{API}/segments/{seg['id']}", headers=alice.h, json={"end_s": 2.5})
+    assert r.status_code == 200 and r.json()["class_id"] == spin["id"]
+    # under the playhead: the best prediction of a live class
+    r = accept(client, alice, vid, at_s=1.0)
+    assert [s["class_id"] for s in r.json()["created"]] == [bounce["id"]]
+    r = accept(client, alice, vid, class_id=spin["id"], min_score=0.1)
+    assert r.status_code == 422 and "is retired" in r.json()["detail"]

@@ -184,3 +184,13 @@ def test_annotators_export_and_import_only_their_own(client, alice, bob, world):
     r = import_file(client, bob, doc)  # the file names alice: stored as bob's own
     assert r.status_code == 200 and r.json()["annotators"] == ["bob"], r.text
     assert export(client, alice) == doc
+
+
+def test_import_refuses_a_retired_class(client, app, admin, alice, world):
+    spin = world["classes"][1]
+    assert client.post(f"{API}/classes/{spin}/retire", headers=admin.h).status_code == 200
+    before = count(app, Segment)
+    doc = {"database": {"clip": {"annotations": [{"segment": [0.1, 0.3], "label": "Spin"}]}}}
+    r = import_file(client, alice, doc)
+    assert r.status_code == 422 and "class 'Spin' is retired" in r.json()["detail"], r.text
+    assert count(app, Segment) == before
