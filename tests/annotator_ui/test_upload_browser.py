@@ -140,7 +140,7 @@ def settings(settings):  # type: ignore[no-untyped-def]
 
 
 def test_drop_three_real_files_cut_the_network_and_resume(  # type: ignore[no-untyped-def]
-    browser, live_server, app, admin, settings
+    browser, live_server, app, admin, settings, screenshot_dir
 ):
     clips = _clips()
     data = {p.name: p.read_bytes() for p in clips}
@@ -223,6 +223,7 @@ def test_drop_three_real_files_cut_the_network_and_resume(  # type: ignore[no-un
             page=page,
         )
         assert again["video"] == rows[big]["video"]
+        page.locator("#upload").screenshot(path=str(screenshot_dir / "upload.png"))
         page.context.close()
     finally:
         relay.close()
