@@ -64,6 +64,12 @@ def until(page: Any, fn: Any, timeout_s: float = 10.0) -> Any:
     raise AssertionError("condition not met in time")
 
 
+def on_lane(page: Any, expected: list[tuple[float, float]]) -> list[dict[str, Any]] | None:
+    """The segments drawn on the timeline's segment lane, once their edges are ``expected``."""
+    drawn = json.loads(page.locator("#timeline").get_attribute("data-my-segments") or "[]")
+    return drawn if [(d["start_s"], d["end_s"]) for d in drawn] == expected else None
+
+
 def on_frame_edges(*times: float) -> bool:
     return all(abs(t * FPS - round(t * FPS)) < 1e-6 for t in times)
 
@@ -138,7 +144,7 @@ def test_keyboard_only_draw_change_class_adjust_delete_undo_and_reload(
     page.reload()
     wait_annotate_ready(page)
     wait_count(page, 1)
-    drawn = json.loads(page.locator("#timeline").get_attribute("data-my-segments") or "[]")
+    drawn = until(page, lambda: on_lane(page, [(0.2, 0.64)]))
     assert [(d["start_s"], d["end_s"], d["class_id"]) for d in drawn] == [
         (0.2, 0.64, cls["Bounce"])
     ]
@@ -187,15 +193,17 @@ def test_drag_draws_and_edge_drag_snaps_to_frames_then_mouse_edits(client, alice
     assert abs(a - 1.0) <= 1 / FPS and abs(b - 2.52) <= 1 / FPS, (a, b)
 
     # drag the end edge, then the start edge: both land on frame boundaries
+    until(page, lambda: on_lane(page, [(a, b)]))
     drag(page, x_of(page, b, duration), x_of(page, 3.212, duration), y)
     until(page, lambda: edges(client, alice, vid)[0][2] != b)
     ((_, a2, b2, _),) = edges(client, alice, vid)
     assert a2 == a and on_frame_edges(b2) and abs(b2 - 3.2) <= 1 / FPS, (a2, b2)
+    until(page, lambda: on_lane(page, [(a2, b2)]))
     drag(page, x_of(page, a2, duration), x_of(page, 0.612, duration), y)
     until(page, lambda: edges(client, alice, vid)[0][1] != a2)
     ((_, a3, b3, _),) = edges(client, alice, vid)
     assert b3 == b2 and on_frame_edges(a3) and abs(a3 - 0.6) <= 1 / FPS, (a3, b3)
-    drawn = json.loads(page.locator("#timeline").get_attribute("data-my-segments"))
+    drawn = until(page, lambda: on_lane(page, [(a3, b3)]))  # once the page has the answer
     assert [(d["start_s"], d["end_s"]) for d in drawn] == [(a3, b3)]
     assert (
         abs(

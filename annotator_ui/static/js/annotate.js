@@ -72,6 +72,7 @@ const segments = new SegmentEditor({
   user: me,
   isAdmin,
   classes: () => classes,
+  allClasses: () => allClasses,
   now: () => video.currentTime,
   seek: (t) => {
     video.pause();

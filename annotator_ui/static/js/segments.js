@@ -43,6 +43,16 @@ export class SegmentStore {
     this.onHistory = onHistory || (() => {}); // one undoable operation was recorded
     this.entries = []; // live segments as the API returns them
     this.history = []; // {kind: "create"|"update"|"delete", ...}, newest last
+    this.tail = Promise.resolve(); // operations run one after another, in the order asked
+  }
+
+  // Run fn after every operation asked before it has finished (so an edit made before the
+  // previous answer arrived starts from that answer, and undo reverts what was really
+  // stored); its own failure is the caller's, not the next operation's.
+  serial(fn) {
+    const run = this.tail.then(fn, fn);
+    this.tail = run.catch(() => {});
+    return run;
   }
 
   load(list) {
@@ -64,41 +74,53 @@ export class SegmentStore {
     this.onHistory(op);
   }
 
-  async create({ class_id, start_s, end_s }) {
+  create({ class_id, start_s, end_s }) {
     const body = { class_id, start_s, end_s, client_key: newKey(this.user.id) };
-    const seg = await send(`/videos/${this.videoId}/segments`, { method: "POST", body });
-    if (!this.byId(seg.id)) this.entries.push(seg);
-    this.changed();
-    this.record({ kind: "create", ids: [seg.id] });
-    return seg;
+    return this.serial(async () => {
+      const seg = await send(`/videos/${this.videoId}/segments`, { method: "POST", body });
+      if (!this.byId(seg.id)) this.entries.push(seg);
+      this.changed();
+      this.record({ kind: "create", ids: [seg.id] });
+      return seg;
+    });
   }
 
-  async accept(body) {
-    const out = await send(`/videos/${this.videoId}/segments/accept`, { method: "POST", body });
-    for (const seg of out.created) if (!this.byId(seg.id)) this.entries.push(seg);
-    this.changed();
-    if (out.created.length) this.record({ kind: "create", ids: out.created.map((s) => s.id) });
-    return out;
+  accept(body) {
+    return this.serial(async () => {
+      const out = await send(`/videos/${this.videoId}/segments/accept`, { method: "POST", body });
+      for (const seg of out.created) if (!this.byId(seg.id)) this.entries.push(seg);
+      this.changed();
+      if (out.created.length) this.record({ kind: "create", ids: out.created.map((s) => s.id) });
+      return out;
+    });
   }
 
-  async update(seg, patch) {
-    const before = { class_id: seg.class_id, start_s: seg.start_s, end_s: seg.end_s };
-    const out = await send(`/segments/${seg.id}`, { method: "PATCH", body: patch });
-    Object.assign(seg, out);
-    this.changed();
-    this.record({ kind: "update", id: seg.id, before });
-    return seg;
+  update(seg, patch) {
+    return this.serial(async () => {
+      const before = { class_id: seg.class_id, start_s: seg.start_s, end_s: seg.end_s };
+      const out = await send(`/segments/${seg.id}`, { method: "PATCH", body: patch });
+      Object.assign(seg, out);
+      this.changed();
+      this.record({ kind: "update", id: seg.id, before });
+      return seg;
+    });
   }
 
-  async remove(seg) {
-    await send(`/segments/${seg.id}`, { method: "DELETE" });
-    this.entries = this.entries.filter((s) => s.id !== seg.id);
-    this.changed();
-    this.record({ kind: "delete", id: seg.id });
+  remove(seg) {
+    return this.serial(async () => {
+      await send(`/segments/${seg.id}`, { method: "DELETE" });
+      this.entries = this.entries.filter((s) => s.id !== seg.id);
+      this.changed();
+      this.record({ kind: "delete", id: seg.id });
+    });
   }
 
   // Reverse my most recent operation; returns a sentence saying what was undone, or null.
-  async undo() {
+  undo() {
+    return this.serial(() => this.undoNow());
+  }
+
+  async undoNow() {
     const op = this.history.pop();
     if (!op) return null;
     try {
@@ -129,12 +151,14 @@ export class SegmentStore {
 
 // ------------------------------------------------------------------ editor
 export class SegmentEditor {
-  // video: {id, fps, frame_count, duration_s, name}; classes(): the page's classes (index
-  // order); now(): the playhead time; say(text, isError); timeline: Timeline;
+  // video: {id, fps, frame_count, duration_s, name}; classes(): the classes in use (index
+  // order: number keys, pickers); allClasses(): retired ones too (names of older segments);
+  // now(): the playhead time; say(text, isError); timeline: Timeline;
   // onSelect(): another kind of selection (a click) must clear; onHistory(): an undoable
   // segment operation happened (the page's one undo order).
-  constructor({ root, video, user, isAdmin, classes, now, seek, say, timeline, onSelect, onHistory, userName }) {
+  constructor({ root, video, user, isAdmin, classes, allClasses, now, seek, say, timeline, onSelect, onHistory, userName }) {
     this.root = root;
+    this.allClasses = allClasses || classes;
     this.seekTo = seek;
     this.V = video;
     this.user = user;
@@ -175,7 +199,7 @@ export class SegmentEditor {
   }
 
   classOf(id) {
-    return this.classes().find((c) => c.id === id) || null;
+    return this.allClasses().find((c) => c.id === id) || null;
   }
 
   defaultClass() {
@@ -272,10 +296,12 @@ export class SegmentEditor {
       const sel = document.createElement("select");
       sel.className = "segment-class-select";
       sel.setAttribute("aria-label", `Class of the segment ${this.describe(s)}`);
-      for (const k of this.classes()) {
+      const options = this.classes().includes(c) || !c ? this.classes() : [...this.classes(), c];
+      for (const k of options) {
         const o = document.createElement("option");
         o.value = String(k.id);
-        o.textContent = k.name;
+        o.textContent = k.retired ? `${k.name} (retired)` : k.name;
+        o.disabled = Boolean(k.retired);
         sel.append(o);
       }
       sel.value = String(s.class_id);
