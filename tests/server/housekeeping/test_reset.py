@@ -29,7 +29,9 @@ from tests.server.helpers import FAST_WORKER, run_worker, upload
 
 @pytest.fixture
 def settings(settings):  # type: ignore[no-untyped-def]
-    return settings.model_copy(update=FAST_WORKER)
+    # no token cache: the reset runs as another process, whose changes a cache would hide for
+    # BACKTAL_TOKEN_CACHE_S (tests/server/users tests that lifetime)
+    return settings.model_copy(update={**FAST_WORKER, "token_cache_s": 0})
 
 
 @pytest.fixture
