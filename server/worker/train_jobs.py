@@ -120,7 +120,7 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
         "history": history,
     }
     held = [it for it in data.items if it.name in set(result.holdout) and it.gt_segments]
-    if held and held_out.report:  # mAP on held-out videos that have imported ground truth
+    if held:  # mAP on held-out videos that have ground truth (logged when the split is enough)
         preds = predict(result.model, held, train_config.post)
         gt = {
             it.name: [(s, e, data.class_names[c]) for s, e, c in it.gt_segments or []]
@@ -131,11 +131,12 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
             for name, res in preds.items()
         }
         metrics["holdout_map"] = compute_map(gt, pr)
-        ctx.log(
-            f"held-out mAP on {len(held)} videos with ground truth: "
-            f"mAP@0.5 {metrics['holdout_map']['mAP'].get('0.5', float('nan')):.3f}, "
-            f"avg 0.1:0.7 {metrics['holdout_map']['avg_0.1_0.7']:.3f}"
-        )
+        if held_out.report:
+            ctx.log(
+                f"held-out mAP on {len(held)} videos with ground truth: "
+                f"mAP@0.5 {metrics['holdout_map']['mAP'].get('0.5', float('nan')):.3f}, "
+                f"avg 0.1:0.7 {metrics['holdout_map']['avg_0.1_0.7']:.3f}"
+            )
     validation, line = measure_on_validation(result.model, data, train_config.post, min_val)
     if validation is not None:
         metrics["validation"] = validation
