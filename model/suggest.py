@@ -20,6 +20,14 @@ Suggestion signals, each a per-snippet curve in [0, 1] (snippet ``k`` of ``T`` i
 * ``unlabelled_activation`` — for classes the video is labelled *without*,
   ``f · clip(video_score / class_threshold)``: the model sees a class nobody saw in the
   video; whatever it fires on is background (for that class).
+* ``coverage`` — moments spread over the video's unclicked time, preferring what the model
+  already calls background: ``(1 − f_max) · min(1, d / spacing)`` with ``f_max`` the largest
+  normalised CAS of the classes the video has (labelled, or scored ≥ ``class_threshold``),
+  ``d`` the distance to the nearest background click and ``spacing`` = duration /
+  (clicks + suggestions + 1), the gap of an even spread. Alone (the other weights 0) its
+  moments are picked farthest-point style: each pick counts as a click for the next. This
+  is the benchmark's ``random-bg`` arm (uniform background moments, which did not hurt)
+  made into a rule an annotator can answer.
 
 The score of a snippet is the largest weighted signal (its reason is that signal's name);
 suggestions are picked greedily, best first, at least ``min_spacing_s`` apart, none within
@@ -41,7 +49,10 @@ LOW_CONFIDENCE = "low_confidence"
 BRANCH_DISAGREEMENT = "branch_disagreement"
 SEGMENT_BORDER = "segment_border"
 UNLABELLED_ACTIVATION = "unlabelled_activation"
-REASONS = (LOW_CONFIDENCE, BRANCH_DISAGREEMENT, SEGMENT_BORDER, UNLABELLED_ACTIVATION)
+COVERAGE = "coverage"
+REASONS = (LOW_CONFIDENCE, BRANCH_DISAGREEMENT, SEGMENT_BORDER, UNLABELLED_ACTIVATION, COVERAGE)
+# the four signals of the first design (the product's default until docs/guided.md decides)
+MODEL_SIGNALS = REASONS[:4]
 
 INSIDE_PREDICTION = "inside_prediction"
 INSIDE_GROUND_TRUTH = "inside_ground_truth"
@@ -60,7 +71,9 @@ class SuggestConfig:
     min_score: float = 0.2
     border_s: float = 1.0
     class_threshold: float = 0.25  # the video score at which a class counts as present
-    weights: Mapping[str, float] = field(default_factory=lambda: dict.fromkeys(REASONS, 1.0))
+    weights: Mapping[str, float] = field(
+        default_factory=lambda: {r: float(r in MODEL_SIGNALS) for r in REASONS}
+    )
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,7 @@ def signal_curves(
     fg_filter: np.ndarray | None = None,
     fg_base: np.ndarray | None = None,
     config: SuggestConfig | None = None,
+    click_times_s: Sequence[float] = (),
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each available signal as (value, class): ``# (T,) float in [0, 1], (T,) int (−1: none)``.
 
@@ -152,7 +166,69 @@ def signal_curves(
             out[UNLABELLED_ACTIVATION] = (act.max(axis=0), np.asarray(absent)[k])
         else:
             out[UNLABELLED_ACTIVATION] = (np.zeros(T), np.full(T, -1))
+    background = background_belief(cas, video_scores, labels, cfg.class_threshold)
+    spacing = duration_s / (len(click_times_s) + cfg.max_suggestions + 1)
+    out[COVERAGE] = (
+        background * spread_factor(t, click_times_s, spacing),
+        np.full(T, -1),
+    )
     return out
+
+
+def background_belief(
+    cas: np.ndarray,
+    video_scores: np.ndarray,
+    labels: Collection[int] | None,
+    class_threshold: float,
+) -> np.ndarray:
+    """1 − the largest normalised CAS of the classes the video has: its labelled classes, or
+    (unlabelled video) those scored ≥ ``class_threshold``; 1 everywhere when it has none.
+    # (C, T), (C,) -> (T,)"""
+    cas = np.clip(np.asarray(cas, dtype=np.float64), 0.0, 1.0)
+    if labels is not None:
+        present = sorted(int(c) for c in labels if 0 <= int(c) < cas.shape[0])
+    else:
+        present = np.flatnonzero(np.asarray(video_scores) >= class_threshold).tolist()
+    if not present:
+        return np.ones(cas.shape[1])
+    return 1.0 - cas[present].max(axis=0)
+
+
+def spread_factor(times_s: np.ndarray, others_s: Sequence[float], spacing_s: float) -> np.ndarray:
+    """min(1, distance to the nearest of ``others_s`` / ``spacing_s``); 1 without others.
+    # (T,) -> (T,)"""
+    times_s = np.asarray(times_s, dtype=np.float64)
+    if len(others_s) == 0 or spacing_s <= 0:
+        return np.ones(times_s.shape)
+    d = np.abs(times_s[:, None] - np.asarray(others_s, dtype=np.float64)[None, :]).min(axis=1)
+    return np.asarray(np.minimum(1.0, d / spacing_s))
+
+
+def pick_coverage(
+    times_s: np.ndarray,
+    background: np.ndarray,
+    click_times_s: Sequence[float],
+    *,
+    count: int,
+    spacing_s: float,
+    min_score: float,
+    blocked: np.ndarray | None = None,
+) -> list[tuple[int, float]]:
+    """Farthest-point picks weighted by background belief: each pick maximises
+    ``background · spread_factor`` with the clicks *and the picks so far*; ties to the earlier
+    time. Returns (index, score) pairs, in pick order.  # (T,), (T,) -> ≤ count pairs"""
+    taken: list[tuple[int, float]] = []
+    others = list(click_times_s)
+    for _ in range(count):
+        score = background * spread_factor(times_s, others, spacing_s)
+        if blocked is not None:
+            score = np.where(blocked, -1.0, score)
+        i = int(np.argmax(score))  # the first maximum: the earliest time
+        if score[i] < min_score:
+            break
+        taken.append((i, float(score[i])))
+        others.append(float(times_s[i]))
+    return taken
 
 
 def near_any(times_s: np.ndarray, others_s: Sequence[float], radius_s: float) -> np.ndarray:
@@ -194,6 +270,12 @@ def pick_peaks(
     return taken
 
 
+def signal_weight(config: SuggestConfig, name: str) -> float:
+    """A signal's weight; one the weights do not name counts 1, except ``coverage`` (0: a
+    rule of its own, only where asked for)."""
+    return float(config.weights.get(name, 0.0 if name == COVERAGE else 1.0))
+
+
 def rank_suggestions(
     cas: np.ndarray,
     video_scores: np.ndarray,
@@ -228,12 +310,28 @@ def rank_suggestions(
         fg_filter=fg_filter,
         fg_base=fg_base,
         config=cfg,
+        click_times_s=click_times_s,
     )
+    blocked = near_any(t, list(click_times_s), cfg.click_radius_s)
+    active = [n for n in REASONS if n in curves and signal_weight(cfg, n) > 0]
+    if active == [COVERAGE]:  # the coverage rule alone: farthest-point picks
+        spacing = duration_s / (len(click_times_s) + cfg.max_suggestions + 1)
+        w = cfg.weights[COVERAGE]
+        background = w * background_belief(cas, video_scores, labels, cfg.class_threshold)
+        picks_scored = pick_coverage(
+            t,
+            background,
+            click_times_s,
+            count=cfg.max_suggestions,
+            spacing_s=spacing,
+            min_score=cfg.min_score,
+            blocked=blocked,
+        )
+        return [Suggestion(float(t[i]), sc, COVERAGE, None) for i, sc in picks_scored]
     names = [n for n in REASONS if n in curves]
-    weighted = np.stack([cfg.weights.get(n, 1.0) * curves[n][0] for n in names])  # (S, T)
+    weighted = np.stack([signal_weight(cfg, n) * curves[n][0] for n in names])  # (S, T)
     best = weighted.argmax(axis=0)  # (T,) first signal in REASONS order on ties
     score = weighted[best, np.arange(T)]  # (T,)
-    blocked = near_any(t, list(click_times_s), cfg.click_radius_s)
     picks = pick_peaks(
         t,
         score,

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from model.suggest import MODEL_SIGNALS
 from model.suggest import REASONS as SUGGEST_REASONS
 
 MiB = 1024 * 1024
@@ -147,7 +148,7 @@ class Settings(BaseSettings):
     )
     suggest_min_score: float = Field(default=0.2, ge=0, description="Weakest suggestion offered.")
     suggest_reasons: str = Field(
-        default=",".join(SUGGEST_REASONS),
+        default=",".join(MODEL_SIGNALS),
         description="Comma-separated signals a suggestion may come from; the others are not "
         "offered (docs/guided.md has what each signal's clicks did on the benchmark).",
     )

@@ -167,3 +167,30 @@ def test_flag_click_by_hand() -> None:
         ClickFlag(INSIDE_GROUND_TRUTH, 0, 2.5, 5.0, None),
     ]
     assert flag_click(3.5, segs, min_score=0.3) == [ClickFlag(INSIDE_PREDICTION, 1, 2.0, 4.0, 0.3)]
+
+
+def test_coverage_rule_by_hand() -> None:
+    """One class acting at 5-7 s of a 10 s video, a background click at 1 s: background
+    belief 1 except snippets 5, 6 (0); spacing 10 / (1 click + 2 suggestions + 1) = 2.5 s."""
+    from model.suggest import COVERAGE, background_belief, spread_factor
+
+    cas = np.zeros((1, 10))
+    cas[0, 5:7] = 1.0
+    assert background_belief(cas, np.array([0.9]), {0}, 0.25).tolist() == [1] * 5 + [0, 0] + [1] * 3
+    assert background_belief(cas, np.array([0.1]), None, 0.25).tolist() == [1.0] * 10  # no class
+    t = np.arange(10) + 0.5
+    assert spread_factor(t, [1.0], 2.5)[:5] == pytest.approx([0.2, 0.2, 0.6, 1.0, 1.0])
+    cfg = SuggestConfig(
+        max_suggestions=2, min_score=0.1, click_radius_s=1.0, weights={COVERAGE: 1.0}
+    )
+    got = rank_suggestions(cas, np.array([0.9]), [], 10.0, click_times_s=[1.0], labels={0},
+                           config=cfg)  # fmt: skip
+    # 3.5 s is the first moment a full spacing from the click; then 7.5 s, the first a full
+    # spacing from the click and from 3.5 s that the model calls background (5.5, 6.5: action)
+    assert got == [Suggestion(3.5, 1.0, COVERAGE, None), Suggestion(7.5, 1.0, COVERAGE, None)]
+    # mixed with other signals, coverage is one more curve (clicks only, no picks)
+    mixed = SuggestConfig(max_suggestions=2, min_score=0.1, weights={COVERAGE: 0.5})
+    curves_only = rank_suggestions(cas, np.array([0.9]), [], 10.0, labels={0}, config=mixed)
+    assert [s.reason for s in curves_only] == [COVERAGE, COVERAGE]
+    # the product's default weights leave coverage out
+    assert SuggestConfig().weights[COVERAGE] == 0.0

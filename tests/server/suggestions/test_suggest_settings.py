@@ -26,8 +26,11 @@ def _settings(**kw: object) -> Settings:
     return Settings(**(base | kw))  # type: ignore[arg-type]
 
 
-def test_default_offers_every_signal() -> None:
-    assert suggest_config(Settings()).weights == dict.fromkeys(REASONS, 1.0)
+def test_default_offers_the_four_model_signals_not_coverage() -> None:
+    weights = suggest_config(Settings()).weights
+    assert weights == {**dict.fromkeys(REASONS, 1.0), "coverage": 0.0}
+    coverage = Settings(suggest_reasons="coverage")
+    assert suggest_config(coverage).weights == {**dict.fromkeys(REASONS, 0.0), "coverage": 1.0}
 
 
 def test_env_list_is_trimmed_deduplicated_and_validated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -40,6 +43,7 @@ def test_env_list_is_trimmed_deduplicated_and_validated(monkeypatch: pytest.Monk
         "branch_disagreement": 1.0,
         "segment_border": 0.0,
         "unlabelled_activation": 0.0,
+        "coverage": 0.0,
     }
     monkeypatch.setenv("BACKTAL_SUGGEST_REASONS", "low_confidence,borders")
     with pytest.raises(ValidationError, match="unknown suggestion signal borders: choose from"):
