@@ -295,3 +295,42 @@ def test_predictions_export_with_a_threshold_and_classes(
     assert bad.status_code == 422 and "min_score" in bad.json()["detail"]
     none = client.get("/api/v1/export/predictions?model_version=77", headers=alice.h)
     assert none.status_code == 404
+
+
+def test_a_trained_version_keeps_predicting_after_rename_merge_and_retire(
+    client, app, settings, admin, alice, annotated, new_clips
+):
+    """The version maps its outputs to classes by name: rename and merge keep its predict
+    jobs working; a retired class is left out of the next training, not of old versions."""
+    v1 = trained_version(client, settings, admin)
+    ids = {c["name"]: c["id"] for c in client.get("/api/v1/classes", headers=alice.h).json()}
+    r = client.patch(f"/api/v1/classes/{ids['Bounce']}", headers=admin.h, json={"name": "Ball"})
+    assert r.status_code == 200, r.text
+    r = client.post(
+        f"/api/v1/classes/{ids['Spin']}/merge", headers=admin.h, json={"into": ids["Bounce"]}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["moved"]["model_versions"] == 1
+    version = client.get(f"/api/v1/model-versions/{v1['id']}", headers=alice.h).json()
+    assert version["class_names"] == ["Ball", "Ball"]
+    vid = upload(client, alice, new_clips[0].read_bytes(), "fresh_0.mp4").json()["id"]
+    assert run_worker(settings) == 3  # media, features, predict
+    (_, job) = predict_jobs(app)
+    assert job.status == JobStatus.succeeded, job.error
+    p = client.get(f"/api/v1/videos/{vid}/predictions", headers=alice.h).json()
+    assert p["model_version_id"] == v1["id"]
+    assert set(p["curves"]["classes"]) == {str(ids["Bounce"])}  # two outputs, one class
+    assert {s["class_name"] for s in p["segments"]} <= {"Ball"}
+
+    # a new class, then retire it and train: the new version does not know it
+    jump = client.post("/api/v1/classes", headers=admin.h, json={"name": "Jump"}).json()
+    for v in list(annotated.values())[:2]:
+        r = client.put(
+            f"/api/v1/videos/{v}/labels",
+            headers=alice.h,
+            json={"class_ids": [ids["Bounce"], jump["id"]]},
+        )
+        assert r.status_code == 200, r.text
+    assert client.post(f"/api/v1/classes/{jump['id']}/retire", headers=admin.h).status_code == 200
+    v2 = trained_version(client, settings, admin, seed=1)
+    assert v2["class_names"] == ["Ball"] and v2["data_summary"]["classes"] == ["Ball"]
