@@ -37,6 +37,7 @@ def utcnow() -> datetime:
 class Role(enum.StrEnum):
     annotator = "annotator"
     admin = "admin"
+    reviewer = "reviewer"  # approves or returns submitted work (server/assignments)
 
 
 class VideoStatus(enum.StrEnum):
@@ -54,6 +55,16 @@ class ClickKind(enum.StrEnum):
 class SegmentSource(enum.StrEnum):
     drawn = "drawn"  # drawn by the annotator
     prediction = "prediction"  # a model version's predicted segment, accepted (and maybe adjusted)
+
+
+class AssignmentState(enum.StrEnum):
+    """Where one annotator's work on one video stands (server/assignments/service.py)."""
+
+    new = "new"  # assigned, not started
+    in_progress = "in_progress"  # the annotator works on it (or works on it again)
+    submitted = "submitted"  # waiting for a reviewer
+    approved = "approved"  # a reviewer approved it (Retrain can train on approved work only)
+    returned = "returned"  # a reviewer sent it back with a comment
 
 
 class JobKind(enum.StrEnum):
@@ -404,4 +415,53 @@ class KeptClick(Base):
         ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
     )
     kept_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+
+
+class Assignment(Base):
+    """One annotator's work on one video and where it stands in review.
+
+    Created when an admin assigns the video or when the annotator claims it from the queue;
+    the work itself stays in clicks, labels and segments. Every state change is an
+    ``AssignmentEvent``.
+    """
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        UniqueConstraint("video_id", "annotator_id"),
+        Index("ix_assignments_annotator_state", "annotator_id", "state"),
+        Index("ix_assignments_state", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    state: Mapped[AssignmentState] = mapped_column(
+        _enum(AssignmentState, "assignment_state"), default=AssignmentState.new
+    )
+    # who assigned it (the annotator themselves when claimed from the queue)
+    assigned_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    comment: Mapped[str | None] = mapped_column(Text)  # the last review's comment
+    created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(TS)
+    reviewed_at: Mapped[datetime | None] = mapped_column(TS)
+
+
+class AssignmentEvent(Base):
+    """A recorded state change of an assignment: who, when, from what to what, and why."""
+
+    __tablename__ = "assignment_events"
+    __table_args__ = (Index("ix_assignment_events_assignment", "assignment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    # None: the assignment was created (assigned or claimed)
+    from_state: Mapped[AssignmentState | None] = mapped_column(
+        _enum(AssignmentState, "assignment_from_state")
+    )
+    to_state: Mapped[AssignmentState] = mapped_column(_enum(AssignmentState, "assignment_to_state"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(TS, default=utcnow)
