@@ -86,10 +86,12 @@ def evaluate(
     class_names: Sequence[str],
     post: PostConfig,
 ) -> dict[str, Any]:
-    """mAP per tIoU (ActivityNet, ``model.evaluate.compute_map``) and the DETAD
-    false-positive breakdown (``model.analysis.false_positive_analysis``) of ``model`` on
+    """mAP per tIoU (ActivityNet, ``model.evaluate.compute_map``), the DETAD
+    false-positive breakdown (``model.analysis.false_positive_analysis``) and each video's
+    own mAP (``model.compare.per_video_map``: paired comparisons of versions) of ``model`` on
     ``items`` (videos with ground truth). JSON-able."""
     from model.analysis import false_positive_analysis
+    from model.compare import per_video_map
     from model.evaluate import compute_map
     from model.train import predict
 
@@ -111,6 +113,7 @@ def evaluate(
         "avg_0.3_0.7": result["avg_0.3_0.7"],
         "ap": result["ap"],
         "fp_analysis": false_positive_analysis(gt, preds),
+        "per_video": per_video_map(gt, preds),
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import delete, update
@@ -25,11 +25,16 @@ from server.suggestions.compute import (
     suggest_config,
 )
 from server.training.configs import resolve_job
-from server.training.dataset import build_dataset
+from server.training.dataset import Dataset, build_dataset
 from server.training.service import check_trainable
 from server.training.validation import choose_held_out
 from server.training.validation import measure as measure_on_validation
 from server.worker.context import JobCancelled, JobContext, PermanentJobError
+
+if TYPE_CHECKING:
+    from model.config import ModelConfig, TrainConfig
+    from model.data import VideoItem
+    from model.train import FitResult
 
 MODELS = "models"
 CURVE_POINTS = 400  # activation curves are downsampled to at most this many points
@@ -41,11 +46,57 @@ def _fmt_losses(losses: dict[str, float]) -> str:
     return (f"loss {total:.4f}" if total is not None else "") + (f" ({rest})" if rest else "")
 
 
+def resolve_recipe(
+    params: dict[str, Any], data: Dataset
+) -> tuple[ModelConfig, TrainConfig, dict[str, Any]]:
+    """A training job's configs (``server.training.configs`` → ``model.recipes``) for this
+    data set, and the recipe record a model version keeps (name, overrides, configs, text).
+    Retrain and every training of a comparison job (server/worker/compare_jobs.py) go
+    through here."""
+    from model.recipes import describe, recipe_record
+
+    feature_dim = int(data.items[0].features.shape[1])
+    try:
+        model_config, train_config = resolve_job(
+            params, feature_dim, len(data.class_names), len(data.items)
+        )
+    except ValueError as exc:  # queued by an older server, or a feature set it cannot take
+        raise PermanentJobError(f"training options: {exc}") from exc
+    recipe = recipe_record(model_config, train_config)
+    recipe["text"] = describe(model_config, train_config, skip=("supervision", "seed", "device"))
+    return model_config, train_config, recipe
+
+
+def fit_model(
+    ctx: JobContext,
+    train_config: TrainConfig,
+    model_config: ModelConfig,
+    train_items: list[VideoItem],
+    val_items: list[VideoItem],
+    class_names: list[str],
+    on_progress: Callable[[dict[str, Any]], None],
+) -> FitResult:
+    """``model.train.fit`` under the job: cancelling the job stops the training."""
+    from model.train import TrainingCancelled, fit
+
+    try:
+        return fit(
+            train_config,
+            model_config,
+            train_items,
+            val_items,
+            class_names=class_names,
+            on_progress=on_progress,
+            should_stop=ctx.should_stop,
+        )
+    except TrainingCancelled as exc:
+        raise JobCancelled(str(exc)) from exc
+
+
 def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
     """Build the dataset from the database, fit BackTAL, save a checkpoint, evaluate."""
     from model.evaluate import compute_map
-    from model.recipes import describe, recipe_record
-    from model.train import TrainingCancelled, fit, predict, save_checkpoint
+    from model.train import predict, save_checkpoint
 
     p = ctx.params
     supervision = str(p.get("supervision", "bg-click"))
@@ -61,14 +112,7 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
     except Exception as exc:  # the labels changed since the job was queued
         raise PermanentJobError(getattr(exc, "detail", str(exc))) from exc
     feature_dim = int(data.items[0].features.shape[1])
-    try:
-        model_config, train_config = resolve_job(
-            p, feature_dim, len(data.class_names), len(data.items)
-        )
-    except ValueError as exc:  # queued by an older server, or a feature set it cannot take
-        raise PermanentJobError(f"training options: {exc}") from exc
-    recipe = recipe_record(model_config, train_config)
-    recipe["text"] = describe(model_config, train_config, skip=("supervision", "seed", "device"))
+    model_config, train_config, recipe = resolve_recipe(p, data)
     ctx.log(f"recipe: {recipe['text']}")
     ctx.log(
         f"training {supervision} on {len(data.items)} videos "
@@ -96,18 +140,15 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
             },
         )
 
-    try:
-        result = fit(
-            train_config,
-            model_config,
-            held_out.train_items,
-            held_out.val_items,
-            class_names=data.class_names,
-            on_progress=on_progress,
-            should_stop=ctx.should_stop,
-        )
-    except TrainingCancelled as exc:
-        raise JobCancelled(str(exc)) from exc
+    result = fit_model(
+        ctx,
+        train_config,
+        model_config,
+        held_out.train_items,
+        held_out.val_items,
+        data.class_names,
+        on_progress,
+    )
     ctx.check_stop()
 
     metrics: dict[str, Any] = {
