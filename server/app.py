@@ -17,6 +17,7 @@ from server.auth import TokenCache
 from server.classes.routes import router as classes_router
 from server.clicks.routes import router as clicks_router
 from server.clicks.service import VideoFactsCache
+from server.comparisons.routes import router as comparisons_router
 from server.config import Settings
 from server.db import make_engine, make_sessionmaker, read_only
 from server.errors import ERROR_RESPONSES, SECURITY_HEADERS, install_error_handlers
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         quality_router,
         uploads_router,
         segments_router,
+        comparisons_router,
     ):
         api.include_router(router)
     app.include_router(api)

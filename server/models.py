@@ -72,6 +72,7 @@ class JobKind(enum.StrEnum):
     features = "features"
     train = "train"
     predict = "predict"
+    compare = "compare"  # "Does annotation pay here?": several trainings (server/comparisons)
 
 
 class JobStatus(enum.StrEnum):

@@ -108,3 +108,52 @@ def test_0005_reviewer_role_keeps_every_row_and_downgrades_reviewers(db_url: str
         engine.dispose()
         upgrade(settings, "head")
     assert _diff(db_url) == []
+
+
+def test_0006_compare_job_kind_keeps_jobs_and_versions(db_url: str) -> None:
+    """Adding the ``compare`` job kind replaces jobs' CHECK constraint (SQLite: the table is
+    recreated): a train job and the model version pointing at it stay, ``compare`` is
+    accepted and an unknown kind still refused; downgrading deletes only comparison jobs."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    settings = Settings(database_url=db_url)
+    downgrade(settings, "0005")
+    engine = create_engine(db_url)
+    now = "2026-01-01 00:00:00+00:00"
+    insert_job = (
+        "INSERT INTO jobs (kind, status, params, progress, log_tail, attempts, max_attempts, "
+        "cancel_requested, created_at) VALUES (:kind, 'queued', '{}', 0, '', 0, 3, false, :now)"
+    )
+    try:
+        with engine.begin() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+            with pytest.raises(IntegrityError), conn.begin_nested():
+                conn.execute(text(insert_job), {"kind": "compare", "now": now})
+            job = conn.execute(
+                text(insert_job + " RETURNING id"), {"kind": "train", "now": now}
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO model_versions (job_id, supervision, config, class_names, "
+                    "checkpoint_path, metrics, data_summary, is_active, created_at) VALUES "
+                    "(:job, 'weak', '{}', '[]', 'm.pt', '{}', '{}', false, :now)"
+                ),
+                {"job": job, "now": now},
+            )
+        upgrade(settings, "head")
+        with engine.begin() as conn:
+            conn.execute(text(insert_job), {"kind": "compare", "now": now})
+            assert conn.execute(text("SELECT job_id FROM model_versions")).scalar_one() == job
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(insert_job), {"kind": "sleep", "now": now})
+        downgrade(settings, "0005")
+        with engine.begin() as conn:
+            kinds = conn.execute(text("SELECT kind FROM jobs ORDER BY id")).scalars().all()
+            assert kinds == ["train"]
+            assert conn.execute(text("SELECT job_id FROM model_versions")).scalar_one() == job
+    finally:
+        engine.dispose()
+        upgrade(settings, "head")
+    assert _diff(db_url) == []

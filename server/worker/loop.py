@@ -36,6 +36,9 @@ def default_handlers() -> dict[JobKind, Handler]:
     else:
         handlers[JobKind.train] = run_train
         handlers[JobKind.predict] = run_predict
+        from server.worker.compare_jobs import run_compare
+
+        handlers[JobKind.compare] = run_compare
     return handlers
 
 

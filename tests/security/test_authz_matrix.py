@@ -281,6 +281,10 @@ RULES: dict[tuple[str, str], Rule] = {
         Access.OWN, other=_no_alice_segment_export, other_query={"annotator_id": "{alice}"}
     ),
     ("POST", "/api/v1/import/segments"): Rule(Access.OWN, files=_gt, other=_import_is_bobs),
+    # comparisons ("Does annotation pay here?"): an admin's tool, like Retrain
+    ("POST", "/api/v1/comparisons"): Rule(Access.ADMIN, json={"epochs": 1}),
+    ("GET", "/api/v1/comparisons"): Rule(Access.ADMIN),
+    ("GET", "/api/v1/comparisons/{job_id}"): Rule(Access.ADMIN),
 }
 
 
