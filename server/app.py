@@ -13,6 +13,7 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from server.assignments.routes import router as assignments_router
 from server.auth import TokenCache
 from server.classes.routes import router as classes_router
 from server.clicks.routes import router as clicks_router
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads_router,
         segments_router,
         comparisons_router,
+        assignments_router,
     ):
         api.include_router(router)
     app.include_router(api)

@@ -1,4 +1,4 @@
-"""Bearer-token authentication with two roles.
+"""Bearer-token authentication with three roles (annotator, reviewer, admin).
 
 Tokens are 256-bit random strings shown once; only their SHA-256 is stored. A fast hash
 is right here because the tokens are high-entropy (no dictionary to try), and the stored
@@ -139,3 +139,12 @@ async def require_admin(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(require_admin, scope="function")]
+
+
+async def require_reviewer(user: CurrentUser) -> User:
+    if user.role not in (Role.reviewer, Role.admin):
+        raise Forbidden("this action needs the reviewer (or admin) role")
+    return user
+
+
+ReviewerUser = Annotated[User, Depends(require_reviewer, scope="function")]

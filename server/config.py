@@ -158,6 +158,12 @@ class Settings(BaseSettings):
     qa_margin_s: float = Field(
         default=0.2, ge=0, description="Clicks this close to a segment's edge are not flagged."
     )
+    # Assignments and review (server/assignments, README "Assignments and review")
+    assignment_queue: bool = Field(
+        default=False,
+        description="Annotators pull work from a queue: N (POST /assignments/next) claims "
+        "the next video nobody is assigned to once their own assigned videos are done.",
+    )
 
     @field_validator("suggest_reasons")
     @classmethod

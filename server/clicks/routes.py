@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
+from server.assignments.work import note_work, work_needs_transaction
 from server.auth import CurrentUser, SessionDep
 from server.clicks import service
 from server.clicks.schemas import ClickIn, ClickOut, click_out
@@ -41,10 +42,13 @@ def _add_click(
     if engine.dialect.name == "postgresql":
         # The write is one INSERT … SELECT statement, atomic by itself; in autocommit mode
         # it is one round trip instead of BEGIN + INSERT + COMMIT. Everything else the
-        # service may run is a read.
+        # service may run is a read — unless the click changes the state of the
+        # annotator's assignment on the video (or is refused by it): then one transaction.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            return service.add_click(conn, video_id, user, body, cache)
+            if not work_needs_transaction(conn, video_id, user.id):
+                return service.add_click(conn, video_id, user, body, cache)
     with engine.begin() as conn:  # SQLite: one BEGIN IMMEDIATE transaction
+        note_work(conn, video_id, user)
         return service.add_click(conn, video_id, user, body, cache)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from server.assignments.work import note_work
 from server.clicks.schemas import ClickIn, ClickOut, click_out
 from server.errors import Forbidden, Gone, NotFound, Unprocessable
 from server.labels.service import check_class_ids, check_not_retired
@@ -195,5 +196,7 @@ def delete_click(session: Session, click_id: int, user: User) -> None:
     if user.role != Role.admin and click.annotator_id != user.id:
         raise Forbidden("you can only delete your own clicks")
     if click.deleted_at is None:
+        if click.annotator_id == user.id:
+            note_work(session, click.video_id, user)
         click.deleted_at = utcnow()
         session.flush()

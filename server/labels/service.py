@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.orm import Session
 
+from server.assignments.work import note_work
 from server.errors import Conflict, Unprocessable
 from server.labels.schemas import ClassOut
 from server.models import ActionClass, User, VideoLabel
@@ -68,6 +69,7 @@ def check_not_retired(session: Session | Connection, class_ids: list[int]) -> No
 def set_labels(session: Session, video_id: int, user: User, class_ids: list[int]) -> None:
     """Replace the caller's video-level labels of a video."""
     get_live_video(session, video_id)
+    note_work(session, video_id, user)
     ids = sorted(set(class_ids))
     check_class_ids(session, ids)
     held = set(

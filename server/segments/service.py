@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from server.assignments.work import note_work
 from server.errors import Forbidden, Gone, NotFound, Unprocessable
 from server.labels.service import check_class_ids, check_not_retired
 from server.models import (
@@ -68,6 +69,7 @@ def create_segment(
         existing = _by_client_key(session, user, body.client_key)
         if existing is not None:
             return existing, False
+    note_work(session, video.id, user)
     check_class_ids(session, [body.class_id])
     check_not_retired(session, [body.class_id])
     start, end = check_range(video, body.start_s, body.end_s)
@@ -121,6 +123,8 @@ def _owned(session: Session, segment_id: int, user: User) -> Segment:
         raise Forbidden(
             f"segment {segment_id} belongs to another annotator: you can change only yours"
         )
+    if segment.annotator_id == user.id:  # an admin changing someone's segment reviews it
+        note_work(session, segment.video_id, user)
     return segment
 
 
@@ -176,6 +180,7 @@ def accept_predictions(
     is not stored twice: it comes back in ``already_accepted``.
     """
     video = get_live_video(session, video_id)
+    note_work(session, video.id, user)
     version = resolve_version(session, body.model_version)
     if version is None:
         raise NotFound("no model version is active: train one (or name a version) first")

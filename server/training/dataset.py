@@ -14,6 +14,9 @@ Rules (documented for users in the README):
   ground truth when there is any; else the live segments (drawn or accepted predictions)
   of the one annotator who has the most on it (ties: the lowest user id) — one person's
   consistent labelling, never two annotators' copies of the same action counted twice.
+- ``approved_only`` (Retrain's option): only the labels and clicks of (video, annotator)
+  pairs whose assignment a reviewer approved take part (``server/assignments``); ground
+  truth, which only measures, is not filtered.
 - Validation videos (``videos.is_validation``) never train: a training set leaves them
   out of ``items`` and returns those with features and ground truth in ``validation``
   (all of them, whatever ``video_ids`` says, so every version is measured on the same set).
@@ -31,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from model.data import VideoItem
 from model.timebase import snippet_index
+from server.assignments.work import approved_clause
 from server.models import (
     ActionClass,
     Click,
@@ -158,6 +162,7 @@ def build_dataset(
     annotator_id: int | None = None,
     class_ids: list[int] | None = None,
     include_retired: bool = False,
+    approved_only: bool = False,
 ) -> Dataset:
     """Videos with features as ``VideoItem`` s, with merged labels, clicks and GT segments.
 
@@ -169,7 +174,8 @@ def build_dataset(
     and GT segments of the other classes are left out). Both are used by the data-set export.
     Retired classes are left out like unchosen ones (training ignores them) unless
     ``include_retired`` (prediction: a version trained before the retirement still
-    predicts them) or ``class_ids`` names them.
+    predicts them) or ``class_ids`` names them. ``approved_only`` keeps only the labels and
+    clicks of approved (video, annotator) work.
     """
     if load_features and storage is None:
         raise ValueError("build_dataset needs the storage to load features")
@@ -207,6 +213,9 @@ def build_dataset(
     if annotator_id is not None:
         label_q = label_q.where(VideoLabel.annotator_id == annotator_id)
         click_q = click_q.where(Click.annotator_id == annotator_id)
+    if approved_only:
+        label_q = label_q.where(approved_clause(VideoLabel.video_id, VideoLabel.annotator_id))
+        click_q = click_q.where(approved_clause(Click.video_id, Click.annotator_id))
     for vid, cid, uid in session.execute(label_q):
         if cid in index:
             labels[vid].add(index[cid])
@@ -279,6 +288,7 @@ def build_dataset(
     )
     data.summary = summarize(data, annotators, session)
     data.summary["validation_videos_without_segments"] = validation_without_gt
+    data.summary["approved_only"] = approved_only
     return data
 
 

@@ -31,6 +31,11 @@ class TrainingRequest(Schema):
     include_video_ids: list[int] | None = Field(default=None, max_length=100_000)
     extractor: str | None = Field(default=None, description="Default: the most common one.")
     holdout_fraction: float | None = Field(default=None, ge=0.0, lt=1.0, description="Default 0.2.")
+    approved_only: bool = Field(
+        default=False,
+        description="Train only on approved work: the labels and clicks of the (video, "
+        "annotator) pairs whose assignment a reviewer approved.",
+    )
     activate: bool = Field(default=True, description="Make the new version the active one.")
     queue: bool = Field(default=False, description="Queue behind a running training job.")
 

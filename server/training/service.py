@@ -54,6 +54,11 @@ def check_trainable(data_summary: dict[str, Any], supervision: str) -> None:
     if not data_summary["classes"]:
         raise Unprocessable("there are no action classes: create them first")
     if data_summary["videos"] == 0:
+        if data_summary.get("approved_only"):
+            raise Unprocessable(
+                "no video with features has approved work with a video-level label (or an "
+                "action click): approve submitted work first, or train without approved_only"
+            )
         raise Unprocessable(
             "no video with features has a video-level label (or an action click) yet"
         )
@@ -80,6 +85,7 @@ def create_training_job(
         extractor=body.extractor,
         video_ids=body.include_video_ids,
         load_features=False,
+        approved_only=body.approved_only,
     )
     check_trainable(data.summary, body.supervision)
     params = body.model_dump(exclude={"queue"})

@@ -106,6 +106,7 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
             ctx.store(),
             extractor=p.get("extractor"),
             video_ids=p.get("include_video_ids"),
+            approved_only=bool(p.get("approved_only")),
         )
     try:
         check_trainable(data.summary, supervision)

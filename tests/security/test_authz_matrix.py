@@ -1,4 +1,5 @@
-"""Authorization matrix: every OpenAPI route × anonymous / annotator / other annotator / admin.
+"""Authorization matrix: every OpenAPI route × anonymous / annotator / other annotator /
+reviewer / admin.
 
 ``RULES`` holds one explicit entry per (method, path) of the OpenAPI. A route added to the
 app without an entry fails ``test_every_openapi_route_has_a_rule`` (and an entry whose route
@@ -10,11 +11,19 @@ Access kinds:
 * ``USER``: any signed-in user; the data is shared (videos, classes, jobs, models).
 * ``OWN``: any signed-in user, but each annotator reads and changes only their own rows;
   ``other`` checks what the other annotator (bob) got for alice's data.
-* ``ADMIN``: admins only; annotators get 403.
+* ``ADMIN``: admins only; annotators (and reviewers) get 403.
+* ``REVIEW``: reviewers and admins; annotators get 403.
 
-For each route the four callers are sent in the order anonymous, bob, alice, admin (so a
-destructive admin call comes last), each on a fresh database with alice's video, click and
-labels.
+The reviewer (rita) is checked on every route too: by default she is let through a
+``PUBLIC``/``USER``/``REVIEW`` route, is treated like the other annotator on an ``OWN`` one
+(``other`` checks what she got: her own rows only) and refused on an ``ADMIN`` one; a rule's
+``reviewer`` says otherwise where her role differs (``PASS``: she sees everyone's, as on the
+assignments she reviews; ``REFUSED``: 403, e.g. adding videos, which is not her role's).
+``admin`` likewise (``REFUSED``: only the assignee starts or submits their work).
+
+For each route the five callers are sent in the order anonymous, bob, rita, alice, admin
+(so a destructive admin call comes last), each on a fresh database with alice's video,
+click, labels, and her submitted assignment on a second video.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from sqlalchemy import select
 
 from server.db import session_scope
 from server.models import Click, GroundTruthSegment, Segment, Suggestion
+from server.videos.service import create_video_record
 from tests.conftest import Actor, make_user
 from tests.server.helpers import upload
 from tests.server.suggestions.seed import add_version
@@ -41,6 +51,13 @@ class Access(Enum):
     USER = "user"
     OWN = "own"
     ADMIN = "admin"
+    REVIEW = "review"
+
+
+# what one caller is expected to get from a route
+PASS = "pass"  # let through (no 401/403, no 5xx)
+OTHER = "other"  # the rule's ``other`` check: only the caller's own rows
+REFUSED = "refused"  # 403
 
 
 @dataclass
@@ -50,8 +67,10 @@ class World:
     admin: Actor
     alice: Actor
     bob: Actor
+    rita: Actor  # the reviewer
     ids: dict[str, Any]
     clip: bytes
+    caller: Actor | None = None  # whose response an ``other`` check is looking at
 
 
 Check = Callable[[World, Any], None]
@@ -67,6 +86,8 @@ class Rule:
     other: Check | None = None  # OWN: what bob gets for alice's data
     other_query: dict[str, Any] | None = None  # OWN: bob asks for alice's rows → 403
     headers: dict[str, str] | None = None  # sent besides the caller's token
+    reviewer: str | None = None  # PASS | OTHER | REFUSED; None: from ``access``
+    admin: str = PASS
 
 
 def _npy(_: World) -> dict[str, Any]:
@@ -108,19 +129,24 @@ def _no_alice_labels(w: World, r: Any) -> None:
     assert w.alice.id not in owners
 
 
+def _caller(w: World) -> Actor:
+    assert w.caller is not None
+    return w.caller
+
+
 def _alice_labels_kept(w: World, r: Any) -> None:
     assert r.status_code == 200, r.text
-    assert {row["annotator_id"] for row in r.json()["labels"]} <= {w.bob.id}
+    assert {row["annotator_id"] for row in r.json()["labels"]} <= {_caller(w).id}
     mine = w.client.get(f"/api/v1/videos/{w.ids['video_id']}/labels", headers=w.alice.h).json()
     assert mine["labels"][0]["class_ids"] == [w.ids["class_id"]]
 
 
 def _bob_is_bob(w: World, r: Any) -> None:
-    assert r.status_code == 200 and r.json()["id"] == w.bob.id, r.text
+    assert r.status_code == 200 and r.json()["id"] == _caller(w).id, r.text
 
 
 def _bob_click_is_bobs(w: World, r: Any) -> None:
-    assert r.status_code in (200, 201) and r.json()["annotator_id"] == w.bob.id, r.text
+    assert r.status_code in (200, 201) and r.json()["annotator_id"] == _caller(w).id, r.text
 
 
 def _alice_upload_kept(w: World, r: Any) -> None:
@@ -161,7 +187,7 @@ def _alice_segment_kept(w: World, r: Any) -> None:
 
 
 def _bob_segment_is_bobs(w: World, r: Any) -> None:
-    assert r.status_code in (200, 201) and r.json()["annotator_id"] == w.bob.id, r.text
+    assert r.status_code in (200, 201) and r.json()["annotator_id"] == _caller(w).id, r.text
 
 
 def _no_alice_segments(w: World, r: Any) -> None:
@@ -170,7 +196,7 @@ def _no_alice_segments(w: World, r: Any) -> None:
 
 def _bob_accepts_for_bob(w: World, r: Any) -> None:
     assert r.status_code == 201, r.text
-    assert [s["annotator_id"] for s in r.json()["created"]] == [w.bob.id], r.text
+    assert [s["annotator_id"] for s in r.json()["created"]] == [_caller(w).id], r.text
 
 
 def _no_alice_segment_export(w: World, r: Any) -> None:
@@ -182,8 +208,19 @@ def _import_is_bobs(w: World, r: Any) -> None:
     _alice_segment_kept(w, type("R", (), {"status_code": 403, "text": ""})())
 
 
+def _no_alice_assignments(w: World, r: Any) -> None:
+    assert r.status_code == 200 and r.json()["items"] == [], r.text
+
+
+def _alice_assignment_kept(w: World, r: Any) -> None:
+    assert r.status_code == 403, r.text
+    got = w.client.get(f"/api/v1/assignments/{w.ids['assignment_id']}", headers=w.admin.h)
+    assert got.json()["state"] == "submitted", got.text
+
+
 V = "/api/v1/videos/{video_id}"
 S = "/api/v1/segments/{segment_id}"
+A = "/api/v1/assignments/{assignment_id}"
 
 RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/health"): Rule(Access.PUBLIC),
@@ -194,7 +231,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/users/{user_id}/token"): Rule(Access.ADMIN),
     ("POST", "/api/v1/users/{user_id}/deactivate"): Rule(Access.ADMIN),
     ("POST", "/api/v1/users/{user_id}/reactivate"): Rule(Access.ADMIN),
-    ("POST", "/api/v1/videos"): Rule(Access.USER, files=_video_file),
+    ("POST", "/api/v1/videos"): Rule(Access.USER, files=_video_file, reviewer=REFUSED),
     ("GET", "/api/v1/videos"): Rule(Access.USER),
     ("POST", "/api/v1/videos/register"): Rule(Access.ADMIN, json={"paths": ["none.mp4"]}),
     ("GET", V): Rule(Access.USER),
@@ -247,6 +284,7 @@ RULES: dict[tuple[str, str], Rule] = {
     # uploads: BACKTAL_UPLOAD_ROLES (default admin,annotator); an upload is its owner's only
     ("POST", "/api/v1/uploads"): Rule(
         Access.USER,
+        reviewer=REFUSED,  # BACKTAL_UPLOAD_ROLES: admin,annotator by default
         headers={
             "Tus-Resumable": "1.0.0",
             "Upload-Length": "10",
@@ -254,15 +292,20 @@ RULES: dict[tuple[str, str], Rule] = {
         },
     ),
     ("PATCH", "/api/v1/uploads/{upload_id}"): Rule(
-        Access.OWN, headers=TUS_PATCH, other=_alice_upload_kept
+        Access.OWN, headers=TUS_PATCH, other=_alice_upload_kept, reviewer=REFUSED
     ),
     ("DELETE", "/api/v1/uploads/{upload_id}"): Rule(
-        Access.OWN, headers={"Tus-Resumable": "1.0.0"}, other=_alice_upload_kept
+        Access.OWN,
+        headers={"Tus-Resumable": "1.0.0"},
+        other=_alice_upload_kept,
+        reviewer=REFUSED,
     ),
-    ("POST", "/api/v1/direct-uploads"): Rule(Access.USER, json={"filename": "x.mp4", "size": 10}),
-    ("POST", "/api/v1/direct-uploads/parts"): Rule(Access.USER, json=DIRECT),
-    ("POST", "/api/v1/direct-uploads/complete"): Rule(Access.USER, json=DIRECT),
-    ("POST", "/api/v1/direct-uploads/abort"): Rule(Access.USER, json=DIRECT),
+    ("POST", "/api/v1/direct-uploads"): Rule(
+        Access.USER, json={"filename": "x.mp4", "size": 10}, reviewer=REFUSED
+    ),
+    ("POST", "/api/v1/direct-uploads/parts"): Rule(Access.USER, json=DIRECT, reviewer=REFUSED),
+    ("POST", "/api/v1/direct-uploads/complete"): Rule(Access.USER, json=DIRECT, reviewer=REFUSED),
+    ("POST", "/api/v1/direct-uploads/abort"): Rule(Access.USER, json=DIRECT, reviewer=REFUSED),
     ("GET", "/api/v1/export/labels"): Rule(Access.ADMIN),
     ("PATCH", V): Rule(Access.ADMIN, json={"is_validation": True}),
     ("POST", V + "/segments"): Rule(
@@ -285,6 +328,26 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/comparisons"): Rule(Access.ADMIN, json={"epochs": 1}),
     ("GET", "/api/v1/comparisons"): Rule(Access.ADMIN),
     ("GET", "/api/v1/comparisons/{job_id}"): Rule(Access.ADMIN),
+    # assignments and review: annotators see and move their own; reviewers see all, review
+    ("GET", "/api/v1/assignments"): Rule(
+        Access.OWN,
+        other=_no_alice_assignments,
+        other_query={"annotator_id": "{alice}"},
+        reviewer=PASS,
+    ),
+    ("POST", "/api/v1/assignments"): Rule(
+        Access.ADMIN,
+        json=lambda w: {"annotator_ids": [w.ids["user_id"]], "video_ids": [w.ids["video_id"]]},
+    ),
+    ("GET", "/api/v1/assignments/progress"): Rule(Access.ADMIN),
+    ("POST", "/api/v1/assignments/next"): Rule(Access.USER, json={"after": None}),
+    ("GET", A): Rule(Access.OWN, other=_alice_assignment_kept, reviewer=PASS),
+    ("DELETE", A): Rule(Access.ADMIN),
+    ("GET", A + "/work"): Rule(Access.OWN, other=_alice_assignment_kept, reviewer=PASS),
+    ("POST", A + "/start"): Rule(Access.OWN, other=_alice_assignment_kept, admin=REFUSED),
+    ("POST", A + "/submit"): Rule(Access.OWN, other=_alice_assignment_kept, admin=REFUSED),
+    ("POST", A + "/approve"): Rule(Access.REVIEW, json={"comment": "fine"}),
+    ("POST", A + "/return"): Rule(Access.REVIEW, json={"comment": "add the second jump"}),
 }
 
 
@@ -307,6 +370,7 @@ def test_every_openapi_route_has_a_rule(app) -> None:  # type: ignore[no-untyped
 
 @pytest.fixture
 def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[no-untyped-def]
+    rita = make_user(app, "rita", "reviewer")
     video = upload(client, alice, clip_bytes).json()
     cls = client.post("/api/v1/classes", headers=admin.h, json={"name": "Bounce"}).json()
     other_cls = client.post("/api/v1/classes", headers=admin.h, json={"name": "Jump"}).json()
@@ -346,7 +410,22 @@ def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[
         },
     )
     assert tus.status_code == 201, tus.text
+    # alice's submitted work on a second video: what rita reviews
+    with session_scope(app.state.sessionmaker) as s:
+        second = create_video_record(s, name="second", fps=25.0, frame_count=100, duration_s=4.0)
+        second_id = second.id
+    r = client.post(
+        "/api/v1/assignments",
+        headers=admin.h,
+        json={"annotator_ids": [alice.id], "video_ids": [second_id]},
+    )
+    assert r.status_code == 201, r.text
+    assignment_id = r.json()["created"][0]["id"]
+    for action in ("start", "submit"):
+        r = client.post(f"/api/v1/assignments/{assignment_id}/{action}", headers=alice.h)
+        assert r.status_code == 200, r.text
     ids: dict[str, Any] = {
+        "assignment_id": assignment_id,
         "upload_id": tus.headers["location"].rsplit("/", 1)[1],
         "segment_id": segment["id"],
         "video_id": video["id"],
@@ -358,7 +437,7 @@ def world(app, client, admin, alice, bob, clip_bytes) -> World:  # type: ignore[
         "version_id": version,
         "suggestion_id": int(suggestion_id or 0),
     }
-    return World(app, client, admin, alice, bob, ids, clip_bytes)
+    return World(app, client, admin, alice, bob, rita, ids, clip_bytes)
 
 
 def _send(w: World, method: str, path: str, rule: Rule, actor: Actor | None, query=None):  # type: ignore[no-untyped-def]
@@ -381,6 +460,36 @@ def _passed_auth(r: Any, who: str) -> None:
     assert r.status_code < 500, f"{who}: {r.status_code} {r.text}"
 
 
+def _expected(rule: Rule, role: str) -> str:
+    """What a caller of ``role`` gets from a route (annotators: bob and alice)."""
+    if role == "admin":
+        return rule.admin
+    if role == "reviewer" and rule.reviewer is not None:
+        return rule.reviewer
+    if rule.access in (Access.PUBLIC, Access.USER):
+        return PASS
+    if rule.access == Access.REVIEW:
+        return PASS if role == "reviewer" else REFUSED
+    if rule.access == Access.ADMIN:
+        return REFUSED
+    return OTHER if role != "alice" else PASS  # OWN: alice owns the rows
+
+
+def _check(w: World, method: str, path: str, rule: Rule, actor: Actor, expected: str) -> None:
+    r = _send(w, method, path, rule, actor)
+    if expected == REFUSED:
+        assert r.status_code == 403, f"{actor.name} got {r.status_code}: {r.text}"
+    elif expected == OTHER:
+        assert rule.other is not None, "an OWN rule needs its 'other' check"
+        w.caller = actor
+        rule.other(w, r)  # 403 for a write to alice's row, else only the caller's own data
+        if rule.other_query is not None:
+            q = _send(w, method, path, rule, actor, query=rule.other_query)
+            assert q.status_code == 403, f"{actor.name} read alice's rows: {q.status_code} {q.text}"
+    else:
+        _passed_auth(r, actor.name)
+
+
 @pytest.mark.parametrize(("method", "path"), sorted(RULES), ids=lambda x: str(x))
 def test_authorization(world: World, method: str, path: str) -> None:
     rule = RULES[(method, path)]
@@ -395,21 +504,7 @@ def test_authorization(world: World, method: str, path: str) -> None:
         bogus = _send(w, method, path, rule, Actor(0, "x", "bts_" + "A" * 43))
         assert bogus.status_code == 401, f"a made-up token got {bogus.status_code}"
 
-    bob = _send(w, method, path, rule, w.bob)
-    if rule.access == Access.ADMIN:
-        assert bob.status_code == 403, f"annotator got {bob.status_code}: {bob.text}"
-        alice = _send(w, method, path, rule, w.alice)
-        assert alice.status_code == 403, f"annotator got {alice.status_code}: {alice.text}"
-    else:
-        if rule.access == Access.OWN:
-            assert rule.other is not None, "an OWN rule needs its 'other' check"
-            rule.other(w, bob)  # 403 for a write to alice's row, else only bob's own data
-            if rule.other_query is not None:
-                r = _send(w, method, path, rule, w.bob, query=rule.other_query)
-                assert r.status_code == 403, f"bob read alice's rows: {r.status_code} {r.text}"
-        else:
-            _passed_auth(bob, "other annotator")
-        alice = _send(w, method, path, rule, w.alice)
-        _passed_auth(alice, "annotator")
-
-    _passed_auth(_send(w, method, path, rule, w.admin), "admin")
+    _check(w, method, path, rule, w.bob, _expected(rule, "bob"))
+    _check(w, method, path, rule, w.rita, _expected(rule, "reviewer"))
+    _check(w, method, path, rule, w.alice, _expected(rule, "alice"))
+    _check(w, method, path, rule, w.admin, _expected(rule, "admin"))

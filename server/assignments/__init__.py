@@ -1,0 +1,1 @@
+"""Assignments and review: who annotates which video, submitted work, reviewers' verdicts."""
