@@ -76,10 +76,14 @@ def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
+    from model.data import read_npz_video
     from server.errors import ApiError
+    from server.features import npz_labels
     from server.features.service import attach_features, check_extractor_name, read_feature_file
     from server.migrate import upgrade
     from server.predictions.service import queue_for_videos
+    from server.training.service import import_ground_truth
+    from server.users.service import get_or_create_annotator
     from server.videos.service import create_video_record
 
     folder = Path(args.dir) / args.split if args.split else Path(args.dir)
@@ -87,13 +91,28 @@ def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
     if not files:
         print(f"error: no .npy or .npz files in {folder}", file=sys.stderr)
         return 1
+    labels_as = getattr(args, "labels_as", None)
+    class_file = getattr(args, "classes", None) or Path(args.dir) / "classes.json"
+    if labels_as and not Path(class_file).is_file():
+        print(
+            f"error: --labels-as needs the class list of cls_label (--classes; {class_file} "
+            "does not exist)",
+            file=sys.stderr,
+        )
+        return 1
     upgrade(settings)
     factory = make_sessionmaker(make_engine(settings))
     storage = open_storage(settings)
     created = 0
     attached_ids: list[int] = []
+    imported = npz_labels.Imported()
     try:
         with session_scope(factory) as session:
+            if labels_as:
+                annotator = get_or_create_annotator(session, labels_as)
+                classes = npz_labels.classes_by_index(
+                    session, npz_labels.read_class_list(class_file)
+                )
             for path in tqdm(files, desc="features", unit="video"):
                 parsed = read_feature_file(path.read_bytes(), path.name)
                 name = str(parsed.meta.get("vid_name") or path.stem)
@@ -117,6 +136,16 @@ def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
                     created += 1
                 attach_features(session, storage, video, parsed.array, extractor)
                 attached_ids.append(video.id)
+                if args.validation:
+                    video.is_validation = True
+                if labels_as and path.suffix.lower() == ".npz":
+                    item = read_npz_video(path)
+                    got = npz_labels.import_labels(session, video, item, annotator, classes)
+                    imported.labels += got.labels
+                    imported.background_clicks += got.background_clicks
+                    imported.action_clicks += got.action_clicks
+            if args.gt:
+                gt = import_ground_truth(session, Path(args.gt).read_bytes())
             # the active model version predicts them: one job for the whole import
             job = queue_for_videos(session, attached_ids, max_attempts=settings.job_max_attempts)
             job_id = job.id if job is not None else None
@@ -124,6 +153,15 @@ def cmd_import_features(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {exc.detail}; nothing was imported", file=sys.stderr)
         return 1
     print(f"attached features to {len(attached_ids)} videos ({created} created)")
+    if args.validation:
+        print(f"marked {len(attached_ids)} videos as validation")
+    if labels_as:
+        print(
+            f"{labels_as}: {imported.labels} video labels, {imported.background_clicks} "
+            f"background and {imported.action_clicks} action clicks"
+        )
+    if args.gt:
+        print(f"ground truth: {gt.segments} segments on {gt.videos} videos")
     if job_id is not None:
         print(f"predictions of the active model version queued (job {job_id})")
     return 0
@@ -345,6 +383,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default=None, help="sub-folder, e.g. val (official layout)")
     p.add_argument("--extractor", default=None, help="name stored with the features")
     p.add_argument("--create-videos", action="store_true", help="create missing videos (npz)")
+    p.add_argument(
+        "--labels-as",
+        default=None,
+        metavar="NAME",
+        help="also import the .npz files' training labels (cls_label, point_label, "
+        "action_point_label) as annotator NAME's video labels and clicks",
+    )
+    p.add_argument(
+        "--classes",
+        default=None,
+        help="class list naming cls_label's indices (JSON list or ActivityNet GT with "
+        "activity_list; default DIR/classes.json); missing classes are created",
+    )
+    p.add_argument("--validation", action="store_true", help="mark the videos as validation")
+    p.add_argument("--gt", default=None, help="ActivityNet ground truth to import for these videos")
     p.set_defaults(func=cmd_import_features)
     p = sub.add_parser(
         "register", help="bucket import: register new objects under a storage prefix as videos"
