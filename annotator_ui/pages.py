@@ -24,6 +24,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from server.assignments import service as assignments
 from server.auth import user_for_token
 from server.clicks import stats as click_stats
 from server.errors import NotFound
@@ -262,6 +263,8 @@ def videos_page(request: Request, offset: int = 0) -> Response:
         mine = click_stats.annotator_totals(session, user.id)
         annotated_duration = click_stats.annotated_duration_s(session, user.id)
         sources = prediction_sources(session, [v.id for v in videos])
+        my_work = assignments.mine_by_video(session, user.id, [v.id for v in videos])
+        next_assigned = assignments.next_open_video(session, user.id)
     rows = []
     for v in videos:
         s = stats[v.id]
@@ -269,6 +272,7 @@ def videos_page(request: Request, offset: int = 0) -> Response:
             {
                 "video": v,
                 "predictions": sources[v.id],
+                "assignment": my_work.get(v.id),
                 "clicks": s.clicks,
                 "labels": s.labels,
                 "annotated": bool(s.clicks or s.labels),
@@ -290,6 +294,8 @@ def videos_page(request: Request, offset: int = 0) -> Response:
             "offset": offset,
             "page_size": PAGE_SIZE,
             "next_id": next_id,
+            "next_assigned": next_assigned,
+            "assignments": bool(my_work),
             "summary": summary,
             "upload": _upload_config(request, user),
         },
@@ -355,6 +361,23 @@ def _admin_page(request: Request, template: str) -> Response:
 @router.get("/admin", response_class=HTMLResponse)
 def admin_page(request: Request) -> Response:
     return _admin_page(request, "admin.html")
+
+
+@router.get("/review", response_class=HTMLResponse)
+def review_work_page(request: Request) -> Response:
+    """Work submitted for review: approve it or return it with a comment (reviewers, admins)."""
+    user = _cookie_user(request)
+    if user is None:
+        return _to_signin(request)
+    if user.role not in (Role.reviewer, Role.admin):
+        return _error(
+            request,
+            user,
+            403,
+            "Reviewers only",
+            "This page is for reviewers and administrators: ask an admin for the reviewer role.",
+        )
+    return _page(request, "review_work.html", {"user": user, "config": {"user": _user_dict(user)}})
 
 
 @router.get("/admin/review", response_class=HTMLResponse)

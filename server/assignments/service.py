@@ -205,6 +205,37 @@ def mine_on_video(session: Session, user: User, video_id: int) -> AssignmentDeta
     return get_detail(session, user, found) if found is not None else None
 
 
+def mine_by_video(session: Session, user_id: int, video_ids: list[int]) -> dict[int, AssignmentOut]:
+    """The user's assignments on these videos, by video (the video list's column)."""
+    if not video_ids:
+        return {}
+    rows = session.execute(
+        _rows(session, [Assignment.annotator_id == user_id, Assignment.video_id.in_(video_ids)])
+    )
+    return {a.video_id: a for a in map(_out, rows)}
+
+
+def next_open_video(session: Session, user_id: int, after: int | None = None) -> int | None:
+    """The user's next open assignment's video (returned first, then in progress, then
+    new; after ``after`` in list order, wrapping), without claiming anything."""
+    rows = list(
+        session.execute(
+            select(Assignment.video_id, Assignment.state)
+            .join(Video, Video.id == Assignment.video_id)
+            .where(
+                Assignment.annotator_id == user_id,
+                Assignment.state.in_(OPEN),
+                Video.deleted_at.is_(None),
+            )
+        )
+    )
+    by_video = {int(v): st for v, st in rows if v != after}
+    if not by_video:
+        return None
+    order = _after_first(sorted(by_video), after)
+    return min(order, key=lambda v: (NEXT_ORDER[by_video[v]], order.index(v)))
+
+
 # ------------------------------------------------------------------------ assigning
 
 
@@ -383,11 +414,13 @@ def next_for(session: Session, settings: Settings, user: User, after: int | None
     """The caller's next video: their open assignments (returned, then in progress, then
     new; after ``after`` in list order, wrapping), else — with the queue open — the next
     video nobody is assigned to, claimed (a new assignment, in progress)."""
-    mine = list(
-        session.execute(
-            select(Assignment.id, Assignment.video_id, Assignment.state)
-            .join(Video, Video.id == Assignment.video_id)
-            .where(Assignment.annotator_id == user.id, Video.deleted_at.is_(None))
+    mine = session.scalar(
+        select(
+            exists().where(
+                Assignment.annotator_id == user.id,
+                Assignment.video_id == Video.id,
+                Video.deleted_at.is_(None),
+            )
         )
     )
     queue = settings.assignment_queue
@@ -399,12 +432,9 @@ def next_for(session: Session, settings: Settings, user: User, after: int | None
             claimed=False,
             message="nothing is assigned to you and the queue is closed: any video will do",
         )
-    open_ = [r for r in mine if r.state in OPEN and r.video_id != after]
-    if open_:
-        by_video = {r.video_id: r for r in open_}
-        order = _after_first(sorted(by_video), after)
-        best = min(order, key=lambda v: (NEXT_ORDER[by_video[v].state], order.index(v)))
-        a = _one(session, by_video[best].id)
+    best = next_open_video(session, user.id, after)
+    if best is not None:
+        a = mine_by_video(session, user.id, [best])[best]
         return NextOut(
             workflow=True,
             video_id=best,

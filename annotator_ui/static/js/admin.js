@@ -152,6 +152,7 @@ $("retrain-form").addEventListener("submit", async (ev) => {
     const v = $(k).value.trim();
     if (v !== "") body[k] = Number(v);
   }
+  if ($("approved-only").checked) body.approved_only = true; // assignments.js: review
   $("retrain").disabled = true;
   try {
     const job = await api("/training-jobs", { method: "POST", body });

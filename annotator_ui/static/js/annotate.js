@@ -1,6 +1,7 @@
 // The annotate page: video, timeline, keyboard, clicks, segments, labels, model predictions.
 
 import { api, apiOptional, blobUrl } from "./api.js";
+import { initAssignment } from "./assignments.js";
 import { ClickStore } from "./clicks.js";
 import { flagsText } from "./flags.js";
 import { SegmentEditor } from "./segments.js";
@@ -44,6 +45,9 @@ function say(text, isError = false) {
   statusEl.classList.toggle("error", isError);
 }
 
+// my assignment on this video (state, review comment, submit) and N
+const assignment = initAssignment({ videoId: V.id, user: me, say });
+
 // ------------------------------------------------------------------ timeline + clicks
 const timeline = new Timeline($("timeline"), {
   duration: V.duration_s,
@@ -62,7 +66,10 @@ timeline.set({ colorFor: (c) => (isAdmin ? annotatorColor(c.annotator_id) : anno
 const store = new ClickStore({
   videoId: V.id,
   user: me,
-  onChange: () => renderClicks(),
+  onChange: () => {
+    renderClicks();
+    assignment.changed();
+  },
   onMessage: (text, err) => say(text, err),
 });
 
@@ -86,7 +93,10 @@ const segments = new SegmentEditor({
       renderClicks();
     }
   },
-  onHistory: () => undoOrder.push("segment"),
+  onHistory: () => {
+    undoOrder.push("segment");
+    assignment.changed();
+  },
   userName: (id) => users.get(id) || `annotator ${id}`,
 });
 
@@ -457,6 +467,7 @@ async function toggleLabel(classId, on) {
     await api(`/videos/${V.id}/labels`, { method: "PUT", body: { class_ids: [...myLabels] } });
     const name = classes.find((c) => c.id === classId)?.name;
     say(`Label ${name} ${on ? "set" : "removed"}.`);
+    assignment.changed();
   } catch (e) {
     myLabels = before;
     renderLabels();
@@ -593,7 +604,7 @@ document.addEventListener("keydown", (ev) => {
   else if (key === "[") setSpeed(-1);
   else if (key === "]") setSpeed(1);
   else if (key === "Delete" || key === "Backspace") deleteSelected();
-  else if (key === "n" || key === "N") location.assign($("next-video").href);
+  else if (key === "n" || key === "N") assignment.next();
   else if (key === "?") toggleHelp();
   else if (key === "+" || key === "=") timeline.zoom(0.5);
   else if (key === "-" || key === "_") timeline.zoom(2);
