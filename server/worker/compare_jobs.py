@@ -64,6 +64,10 @@ def plan_runs(
     return runs
 
 
+def action_count(items: list[VideoItem]) -> int:
+    return int(sum(len(it.action_clicks) for it in items))
+
+
 def summarize(
     runs: list[dict[str, Any]], arms: list[str], fractions: list[float], seed: int
 ) -> dict[str, Any]:
@@ -88,7 +92,7 @@ def summarize(
         {
             "key": r["key"],
             "fraction": 0.0 if r["key"] == "weak" else r["fraction"],
-            "background_clicks": 0 if r["key"] == "weak" else r["background_clicks"],
+            "background_clicks": r["background_clicks"],
             **{m: r[m] for m in MEASURES},
         }
         for r in runs
@@ -153,7 +157,12 @@ def run_compare(ctx: JobContext) -> Callable[[Session], str | None]:
                 "key": r.key,
                 "supervision": r.supervision,
                 "fraction": r.fraction,
-                "background_clicks": click_count(r.items),
+                "background_clicks": click_count(r.items)
+                if r.supervision in ("bg-click", "both")
+                else 0,
+                "action_clicks": action_count(r.items)
+                if r.supervision in ("action-click", "both")
+                else 0,
             }
             for r in runs
         ],
@@ -177,13 +186,16 @@ def run_compare(ctx: JobContext) -> Callable[[Session], str | None]:
             ctx, config, model_config, train_items, val_items, data.class_names, on_progress
         )
         ctx.check_stop()
+        uses_bg = run.supervision in ("bg-click", "both")
+        uses_action = run.supervision in ("action-click", "both")
         measured = evaluate(result.model, data.validation, data.class_names, config.post)
         entry = {
             "key": run.key,
             "supervision": run.supervision,
             "fraction": run.fraction,
-            "background_clicks": click_count(run.items),
-            "action_clicks": int(sum(len(it.action_clicks) for it in run.items)),
+            # the clicks this supervision trains on (weak: none, action-click: no background)
+            "background_clicks": click_count(run.items) if uses_bg else 0,
+            "action_clicks": action_count(run.items) if uses_action else 0,
             "best_epoch": result.best_epoch,
             "epochs_run": len(result.history),
             "selection": result.selection,

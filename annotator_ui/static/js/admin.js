@@ -1,9 +1,11 @@
-// The admin page: training (Retrain, live job progress, log, cancel, curves), model
-// versions, jobs, users and tokens, import / export of clicks. Classes: classes.js; exports
-// of predictions and labels: exports.js; annotator quality: quality.js.
+// The admin page: training (Retrain, live job progress, log, cancel, curves), jobs, users
+// and tokens, import / export of clicks. Model versions (readable metrics, plots, compare):
+// versions.js; "Does annotation pay here?": comparison.js; classes: classes.js; exports of
+// predictions and labels: exports.js; annotator quality: quality.js.
 
 import { api, ApiError, apiOptional, download } from "./api.js";
 import { drawTrainingCurves, fillCurvesTable } from "./plot.js";
+import { initVersions, loadVersions } from "./versions.js";
 
 const root = document.getElementById("admin");
 const $ = (id) => document.getElementById(id);
@@ -190,65 +192,6 @@ $("job-cancel").addEventListener("click", async () => {
 });
 
 // ------------------------------------------------------------------ versions, jobs
-function metricSummary(metrics) {
-  const out = [];
-  for (const [k, v] of Object.entries(metrics || {})) {
-    if (typeof v === "number" && Number.isFinite(v)) out.push(`${k} ${Math.abs(v) < 10 ? v.toFixed(3) : v}`);
-    else if (v && typeof v === "object" && !Array.isArray(v) && k !== "history") {
-      for (const [k2, v2] of Object.entries(v)) {
-        if (typeof v2 === "number" && Number.isFinite(v2)) out.push(`${k}.${k2} ${v2.toFixed(3)}`);
-      }
-    }
-  }
-  return out.slice(0, 8).join(" · ") || "–";
-}
-
-async function loadVersions() {
-  const tbody = $("versions-table").tBodies[0];
-  let versions;
-  try {
-    versions = await apiOptional("/model-versions");
-  } catch (e) {
-    emptyRow(tbody, 7, `Could not load: ${e.detail || e.message}`);
-    return;
-  }
-  if (versions == null) {
-    emptyRow(tbody, 7, "The model-versions API is not available on this server yet.");
-    return;
-  }
-  if (!versions.length) {
-    emptyRow(tbody, 7, "No model versions yet: press Retrain.");
-    return;
-  }
-  versions.sort((a, b) => b.id - a.id);
-  document.dispatchEvent(new CustomEvent("versions-changed"));
-  tbody.replaceChildren(
-    ...versions.map((v) => {
-      const tr = document.createElement("tr");
-      tr.dataset.versionId = String(v.id);
-      if (v.is_active) tr.className = "active-version";
-      const th = document.createElement("th");
-      th.scope = "row";
-      th.textContent = `#${v.id}`;
-      tr.append(th);
-      cell(tr, fmtDate(v.created_at));
-      cell(tr, v.supervision);
-      cell(tr, metricSummary(v.metrics));
-      const ds = v.data_summary || {};
-      cell(tr, dataSummaryText(ds));
-      cell(tr, v.is_active ? badge("active", "ok") : badge("inactive"));
-      const actions = document.createElement("div");
-      actions.className = "row";
-      if (!v.is_active) {
-        actions.append(button("Activate", () => activate(v.id), { "aria-label": `Activate model version ${v.id}` }));
-      }
-      actions.append(button("Curves", () => versionCurves(v), { "aria-label": `Training curves of version ${v.id}` }));
-      cell(tr, actions);
-      return tr;
-    }),
-  );
-}
-
 async function activate(id) {
   try {
     const out = await api(`/model-versions/${id}/activate`, { method: "POST" });
@@ -422,6 +365,7 @@ window.addEventListener("resize", () => drawTrainingCurves($("curves"), curvesHi
 
 async function start() {
   drawTrainingCurves($("curves"), []);
+  initVersions({ onActivate: activate, onCurves: versionCurves });
   await Promise.all([
     loadUsers().catch((e) => say(`Users: ${e.detail || e.message}`, true)),
     loadVersions(),
@@ -441,14 +385,3 @@ async function start() {
 
 start();
 
-/** "12 videos · 340 background clicks · 2 annotators" from a version's data summary. */
-function dataSummaryText(ds) {
-  const parts = [];
-  const count = (v) => (Array.isArray(v) ? v.length : v);
-  if (ds.videos != null) parts.push(`${ds.videos} videos`);
-  if (ds.background_clicks != null) parts.push(`${ds.background_clicks} background clicks`);
-  if (ds.action_clicks) parts.push(`${ds.action_clicks} action clicks`);
-  if (ds.clicks != null) parts.push(`${ds.clicks} clicks`);
-  if (ds.annotators != null) parts.push(`${count(ds.annotators)} annotators`);
-  return parts.join(" · ") || "–";
-}

@@ -132,7 +132,10 @@ def test_comparison_equals_fit_called_directly(client, app, settings, admin, sim
         assert run["per_video"] == {
             v: {"mAP@0.5": x["mAP@0.5"], "avg_0.1_0.7": x["avg_0.1_0.7"]} for v, x in videos.items()
         }, run["key"]
-        assert run["background_clicks"] == click_count(items)
+        uses_bg = run["supervision"] in ("bg-click", "both")
+        assert run["background_clicks"] == (click_count(items) if uses_bg else 0)
+        uses_action = run["supervision"] in ("action-click", "both")
+        assert run["action_clicks"] == (5 if uses_action else 0)
         per_video[run["key"]] = {v: x["avg_0.1_0.7"] for v, x in videos.items()}
     for arm in arms[1:]:
         expected = paired_differences(per_video["weak"], per_video[arm], seed=OPTIONS["seed"])

@@ -130,7 +130,14 @@ def test_action_clicks_add_action_click_and_both(client, app, settings, admin, a
         "weak", "bg-click", "action-click", "both", "bg-click@50%"
     ]  # fmt: skip
     assert set(result["paired"]) == {"bg-click", "action-click", "both"}
-    assert {r["action_clicks"] for r in result["runs"]} == {4}
+    used = {r["key"]: (r["background_clicks"], r["action_clicks"]) for r in result["runs"]}
+    assert used == {
+        "weak": (0, 0),
+        "bg-click": (12, 0),
+        "action-click": (0, 4),
+        "both": (12, 4),
+        "bg-click@50%": (6, 0),
+    }
 
 
 def test_progress_and_partial_table_while_it_runs(client, app, settings, admin, alice, monkeypatch):
