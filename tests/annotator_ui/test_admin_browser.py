@@ -194,7 +194,7 @@ def test_retrain_progress_with_stubbed_jobs_api(
     assert page.locator("#users-table tbody tr").count() == 2  # admin, alice
 
     page.get_by_label("Supervision").select_option("bg-click")
-    page.get_by_label("Epochs").fill("4")
+    page.get_by_label("Epochs", exact=True).fill("4")
     page.get_by_role("button", name="Retrain").click()
     page.wait_for_function(f"() => {ADMIN}.jobStatus === 'running'")
     assert page.get_by_role("button", name="Retrain").is_disabled()
@@ -284,7 +284,7 @@ def test_retrain_end_to_end(
             time.sleep(0.2)
         page = open_page(admin, "/admin")
         page.wait_for_function(f"() => {ADMIN}.loaded === '1'")
-        page.get_by_label("Epochs").fill("4")
+        page.get_by_label("Epochs", exact=True).fill("4")
         page.get_by_label("Hidden size").fill("16")
         page.get_by_role("button", name="Retrain").click()
         page.wait_for_function(f"() => {ADMIN}.jobStatus !== undefined")

@@ -121,7 +121,7 @@ def test_comparison_button_progress_and_table(
     world = seed_project(client, app, admin, alice, videos=8, validation=0)
     page = open_page(admin, "/admin")
     page.wait_for_function(f"() => {CARD}.loaded === '1'")
-    page.get_by_label("Epochs", exact=True).nth(1).fill("8")
+    page.get_by_label("Epochs per training").fill("8")
     page.get_by_role("button", name="Compare supervision").click()
     status = page.locator("#pays-status")
     status.filter(has_text="No comparison").wait_for()
