@@ -68,15 +68,20 @@ def note_work(db: Db, video_id: int, user: User) -> None:
     record(db, row.id, row.state, S.in_progress, user.id)
 
 
-def work_needs_transaction(db: Db, video_id: int, user_id: int) -> bool:
-    """Whether a write of this user's work on the video changes (or is refused by) its
-    assignment: the click route's one-statement fast path is taken only when not."""
-    state = db.execute(
-        select(Assignment.state).where(
-            Assignment.video_id == video_id, Assignment.annotator_id == user_id
-        )
-    ).scalar()
-    return state is not None and state != S.in_progress
+class WorkStateChange(Exception):
+    """A write of an annotator's work must go through :func:`note_work` first (its
+    assignment is new, returned, submitted or approved): raised by the click route's
+    one-statement path, which then takes the transactional one."""
+
+
+def settled(video_id: Any, annotator_id: Any) -> Any:
+    """A WHERE clause: writing this annotator's work on the video changes no assignment
+    (they have none there, or it is in progress). The click INSERT carries it."""
+    return ~exists().where(
+        Assignment.video_id == video_id,
+        Assignment.annotator_id == annotator_id,
+        Assignment.state != S.in_progress,
+    )
 
 
 def approved_clause(video_col: Any, annotator_col: Any) -> Any:

@@ -6,10 +6,11 @@ from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
-from server.assignments.work import note_work, work_needs_transaction
+from server.assignments.work import WorkStateChange, note_work
 from server.auth import CurrentUser, SessionDep
 from server.clicks import service
 from server.clicks.schemas import ClickIn, ClickOut, click_out
+from server.errors import Conflict
 from server.models import User
 
 router = APIRouter(tags=["clicks"])
@@ -42,14 +43,22 @@ def _add_click(
     if engine.dialect.name == "postgresql":
         # The write is one INSERT … SELECT statement, atomic by itself; in autocommit mode
         # it is one round trip instead of BEGIN + INSERT + COMMIT. Everything else the
-        # service may run is a read — unless the click changes the state of the
-        # annotator's assignment on the video (or is refused by it): then one transaction.
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            if not work_needs_transaction(conn, video_id, user.id):
+        # service may run is a read. A click that changes the state of the annotator's
+        # assignment on the video (or is refused by it) inserts nothing there and takes
+        # the transaction below.
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 return service.add_click(conn, video_id, user, body, cache)
+        except WorkStateChange:
+            pass
     with engine.begin() as conn:  # SQLite: one BEGIN IMMEDIATE transaction
-        note_work(conn, video_id, user)
-        return service.add_click(conn, video_id, user, body, cache)
+        for _ in range(2):
+            note_work(conn, video_id, user)  # 409 while the work is submitted or approved
+            try:
+                return service.add_click(conn, video_id, user, body, cache)
+            except WorkStateChange:  # a reviewer acted in between (PostgreSQL)
+                continue
+    raise Conflict(f"your assignment on video {video_id} is changing: send the click again")
 
 
 @router.get("/videos/{video_id}/clicks", response_model=list[ClickOut])

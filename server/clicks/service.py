@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from server.assignments.work import note_work
+from server.assignments.work import WorkStateChange, note_work, settled
 from server.clicks.schemas import ClickIn, ClickOut, click_out
 from server.errors import Forbidden, Gone, NotFound, Unprocessable
 from server.labels.service import check_class_ids, check_not_retired
@@ -96,13 +96,16 @@ def add_click(
 
         INSERT INTO clicks (...) SELECT <values> FROM videos
         WHERE videos.id = :video AND videos.deleted_at IS NULL
+          AND NOT EXISTS (the annotator's assignment there is not in progress)
         ON CONFLICT (annotator_id, client_key) DO NOTHING RETURNING clicks.*
 
     It is atomic on its own (the caller may run it in autocommit mode: one round trip),
     refuses a deleted video in the same statement, and settles concurrent retries of one
-    key on the unique index. Only when it returns no row (a retried key, or a video deleted
-    since its facts were cached) do follow-up reads find out which. The video's time facts
-    come from ``cache`` (immutable), so the happy path needs no other query.
+    key on the unique index. Only when it returns no row (a retried key, a video deleted
+    since its facts were cached, or an assignment whose state must change or refuses the
+    click: ``WorkStateChange``, the caller then runs ``note_work`` and this again in one
+    transaction) do follow-up reads find out which. The video's time facts come from
+    ``cache`` (immutable), so the happy path needs no other query.
     """
     facts = _live_video_facts(conn, video_id, cache)
     validate_click_time(facts, body.t_s)
@@ -133,11 +136,14 @@ def add_click(
         ).first()
         if existing is not None:
             return click_out(existing), False
-    # no row and no earlier click of this key: the video went away after it was cached
-    deleted = conn.execute(_VIDEO_FOR_CLICK, {"video_id": video_id}).first()
-    if deleted is None:
+    # no row and no earlier click of this key: the video went away after it was cached,
+    # or the annotator's assignment there must change first (server.assignments.work)
+    video = conn.execute(_VIDEO_FOR_CLICK, {"video_id": video_id}).first()
+    if video is None:
         raise NotFound(f"video {video_id} does not exist")
-    raise Gone(f"video {video_id} was deleted")
+    if video.deleted_at is not None:
+        raise Gone(f"video {video_id} was deleted")
+    raise WorkStateChange()
 
 
 _INSERT_COLUMNS = (
@@ -162,7 +168,11 @@ def _click_insert(dialect: str, on_conflict: bool) -> Any:
     table = Click.__table__
     source = select(
         *(bindparam(name, type_=table.c[name].type).label(name) for name in _INSERT_COLUMNS)
-    ).where(Video.id == bindparam("video_id"), Video.deleted_at.is_(None))
+    ).where(
+        Video.id == bindparam("video_id"),
+        Video.deleted_at.is_(None),
+        settled(bindparam("video_id"), bindparam("annotator_id")),
+    )
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
     if insert is None:
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
