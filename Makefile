@@ -53,9 +53,9 @@ format: install
 	$(BIN)/ruff format server model annotator_ui tests bench
 
 bench: install
-	$(BIN)/python bench/train_speed.py
-	$(BIN)/python bench/features.py
-	$(BIN)/python bench/load.py
+	$(BIN)/python -m bench.train_speed
+	$(BIN)/python -m bench.features
+	$(BIN)/python -m bench.load
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

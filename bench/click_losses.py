@@ -115,9 +115,9 @@ class Settings:
 
 def sim_settings(settings: Settings, version: int) -> Any:
     """The bench.supervision settings object its sim cache (``ensure_sim``) expects."""
-    from bench import supervision as sup
+    from bench.lab.settings import Settings as SimSettings
 
-    return sup.Settings(
+    return SimSettings(
         seeds=(),
         modes=(),
         feature_dim=settings.feature_dim,
@@ -168,14 +168,14 @@ def train_task(
 ) -> dict[str, Any]:
     """One (arm, sim version, seed): train (or load) the first stage, optionally the second,
     predict the held-out fold and the test split, store predictions and metrics."""
-    from bench import supervision as sup
+    from bench.lab.sims import load_sim_items
     from model import recipes
     from model.train import fit, load_checkpoint, predict, save_checkpoint
 
     torch.set_num_threads(1)
     arm = Arm.parse(arm_text)
     out = Path(out_dir)
-    train_items, test_items, names = sup.load_sim_items(Path(sim_dir), False)
+    train_items, test_items, names = load_sim_items(Path(sim_dir), False)
     folds = fold_of([it.name for it in train_items])
     held = [it for it in train_items if folds[it.name] == seed % FOLDS]
     train = [it for it in train_items if folds[it.name] != seed % FOLDS]
@@ -289,7 +289,8 @@ def run_benchmark(
     jobs: int,
     log: Callable[[str], None],
 ) -> dict[str, Any]:
-    from bench import supervision as sup
+    from bench.lab.resume import run_pending
+    from bench.lab.sims import ensure_sim
 
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = out_dir / "runs.json"
@@ -304,7 +305,7 @@ def run_benchmark(
     sims = {}
     for version in versions:
         for seed in seeds:
-            sims[version, seed] = sup.ensure_sim(
+            sims[version, seed] = ensure_sim(
                 sim_settings(settings, version), gt, clicks, seed, out_dir / f"sim-v{version}", log
             )
     todo = [
@@ -338,7 +339,7 @@ def run_benchmark(
             f"{(time.perf_counter() - started) / 60:.1f} min"
         )  # held-out and test numbers are read from the report, never from the log
 
-    sup.run_pending(
+    run_pending(
         ready,
         lambda spec: (spec["arm"], spec["version"], spec["seed"]),
         _task,
@@ -392,11 +393,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bench import supervision as sup
+    from bench.lab.resume import minute_log
+    from bench.lab.sims import file_sha256
     from model import recipes
 
     args = build_parser().parse_args(argv)
-    log = sup.minute_log()
+    log = minute_log()
     settings = Settings(
         recipe=args.recipe,
         T=args.T,
@@ -405,8 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         epochs=args.epochs,
         overrides=tuple(sorted(recipes.parse_sets(args.sets).items())),
         limit=args.limit,
-        gt_sha=sup._sha256(args.gt),
-        clicks_sha=sup._sha256(args.clicks),
+        gt_sha=file_sha256(args.gt),
+        clicks_sha=file_sha256(args.clicks),
     )
     if not args.render_only:
         run_benchmark(

@@ -9,7 +9,7 @@ the action-click modes, one click inside each instance (SF-Net). Then one traini
 mode and seed; the table reports the mAP of each model on its held-out videos (the same
 held-out videos for every mode at a given seed).
 
-    python bench/demo_retrain.py [--videos 16 --epochs 40 --seeds 0 1 2 --extractor NAME]
+    python -m bench.demo_retrain [--videos 16 --epochs 40 --seeds 0 1 2 --extractor NAME]
 """
 
 from __future__ import annotations
@@ -25,17 +25,14 @@ from pathlib import Path
 import numpy as np
 from fastapi.testclient import TestClient
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from server.app import create_app  # noqa: E402
-from server.config import Settings  # noqa: E402
-from server.db import session_scope  # noqa: E402
-from server.demo import CLASSES, demo_plan, ground_truth, write_clip  # noqa: E402
-from server.migrate import upgrade  # noqa: E402
-from server.models import Role  # noqa: E402
-from server.users.service import create_user  # noqa: E402
-from server.worker.loop import Worker  # noqa: E402
+from server.app import create_app
+from server.config import Settings
+from server.db import session_scope
+from server.demo import CLASSES, demo_plan, ground_truth, write_clip
+from server.migrate import upgrade
+from server.models import Role
+from server.users.service import create_user
+from server.worker.loop import Worker
 
 MODES = ("weak", "action-click", "bg-click", "both")
 
@@ -55,7 +52,7 @@ def background_times(
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m bench.demo_retrain", description=__doc__)
     ap.add_argument("--videos", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--hidden", type=int, default=256)

@@ -1,6 +1,6 @@
 """Benchmark: feature extraction and proxy transcoding speed on generated clips.
 
-    .venv/bin/python bench/features.py [--seconds 20] [--extractor effnet-lite0+dis-flow]
+    .venv/bin/python -m bench.features [--seconds 20] [--extractor effnet-lite0+dis-flow]
 
 Prints seconds of video processed per wall-clock second ("x real time") for the feature
 extractor at 320×240 and 640×480, and for the H.264 proxy transcode, together with the
@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model.features import get_extractor
 from model.features.synthetic import write_barcode_clip
@@ -32,7 +29,9 @@ def _load() -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.features", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--seconds", type=float, default=20.0, help="clip length in seconds")
     parser.add_argument("--extractor", default="effnet-lite0+dis-flow")
     parser.add_argument("--fps", type=int, default=25, help="frame rate of the generated clips")

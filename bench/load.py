@@ -7,8 +7,8 @@ same run, and with the same client and the same uvicorn settings, a bare FastAPI
 that does nothing is measured: its p99 is the figure to beat (goal: click p99 within 3x of
 it on both databases). At the end the stored clicks are compared with the expected set.
 
-    .venv/bin/python bench/load.py               # 20 annotators x 500 clicks, both DBs, 3 rounds
-    .venv/bin/python bench/load.py --clicks 100 --db sqlite
+    .venv/bin/python -m bench.load               # 20 annotators x 500 clicks, both DBs, 3 rounds
+    .venv/bin/python -m bench.load --clicks 100 --db sqlite
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 RETRY_SHARE = 0.10
@@ -79,7 +78,7 @@ class Server:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, __file__, "--serve", args[0], str(self.port), *args[1:]],
+            [sys.executable, "-m", "bench.load", "--serve", args[0], str(self.port), *args[1:]],
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
@@ -333,7 +332,11 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve_main(sys.argv[2:])
         return 0
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench.load",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
     p.add_argument("--annotators", type=int, default=20)
     p.add_argument("--clicks", type=int, default=500)
     p.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")

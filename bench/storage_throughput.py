@@ -13,21 +13,18 @@ AWS endpoint will differ: the ratio says what the storage layer costs here, on t
 machine, not what a network costs). Both setups run through the in-process ASGI client and
 an in-process worker with the same database kind (SQLite) on the same disk.
 
-    python bench/storage_throughput.py [--uploads 5] [--reads 20] [--mib 13]
+    python -m bench.storage_throughput [--uploads 5] [--reads 20] [--mib 13]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import av
 import numpy as np
@@ -120,7 +117,9 @@ def measure(label: str, settings: Settings, videos: list[bytes], reads: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.storage_throughput", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--uploads", type=int, default=5)
     p.add_argument("--reads", type=int, default=20)
     p.add_argument("--mib", type=float, default=13.0, help="size of each uploaded video")

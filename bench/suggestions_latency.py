@@ -2,7 +2,7 @@
 bare ``GET /api/v1/health`` measured in the same run, through the in-process ASGI client on a
 migrated SQLite database with a model version, its suggestions and 40 clicks on the video.
 
-    python bench/suggestions_latency.py [--requests 200]
+    python -m bench.suggestions_latency [--requests 200]
 
 Prints median and p95 of both and their ratio. The request reads stored rows only (tested:
 ``tests/server/suggestions/test_suggestions_api.py``, no model is loaded or run).
@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fastapi.testclient import TestClient
 
@@ -41,7 +38,9 @@ def timed(client: TestClient, url: str, headers: dict[str, str], count: int) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.suggestions_latency", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--requests", type=int, default=200)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,8 +18,8 @@ measured step): growth of the peak RSS over the RSS before the step on CPU (Linu
 through /proc/self/clear_refs), ``torch.cuda.max_memory_allocated`` over the allocated memory
 on CUDA.
 
-    python bench/train_speed.py --device cuda              # published shapes: B=16, T=750, D=H=2048
-    python bench/train_speed.py --batch 2 --steps 5        # a few minutes on a 2-core CPU
+    python -m bench.train_speed --device cuda              # published shapes: B=16, T=750, D=H=2048
+    python -m bench.train_speed --batch 2 --steps 5        # a few minutes on a 2-core CPU
 """
 
 from __future__ import annotations
@@ -37,13 +37,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from model.config import ModelConfig, TrainConfig
 from model.data import IGNORE, Batch
 from model.network import BackTAL
 from model.train import make_optimizer, train_step
 
+ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = ("baseline", "ours", "ours-bf16", "ours-official")
 
 
@@ -246,7 +245,9 @@ def measure_peak_mib(args: argparse.Namespace, variant: str) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.train_speed", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--T", type=int, default=750)
@@ -279,7 +280,8 @@ def main() -> None:
     if not args.no_memory:
         for v in variants:
             proc = subprocess.run(
-                [sys.executable, __file__, *shape, f"--memory-of={v}"],
+                [sys.executable, "-m", "bench.train_speed", *shape, f"--memory-of={v}"],
+                cwd=ROOT,
                 capture_output=True,
                 text=True,
                 check=True,

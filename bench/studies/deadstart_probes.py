@@ -1,9 +1,15 @@
-"""Dead-start probes: short trainings of one mode under the published recipe (lr 1e-4,
-batch 16, raw features) with one change at a time, printing the per-epoch losses and the
-mean foreground weight — the measurements behind docs/benchmarks.md "The dead start".
+"""Study (finished) — dead-start probes: short trainings of one mode under the published recipe
+(lr 1e-4, batch 16, raw features) with one change at a time, printing the per-epoch losses and
+the mean foreground weight.
 
-    python bench/deadstart_probes.py --sim DIR --mode bg-click --epochs 8 --variant published
-    python bench/deadstart_probes.py --sim DIR --mode weak --variant z+width
+Produced docs/research/supervision.md, "The dead start" (the table of one-change probes) and
+"Second step: what still delayed weak, both (epoch 4) and bg-click (epoch 6)" (the probes on
+top of the fix, and the ``--logit-step`` table). The fix it led to is the studio recipe of
+``model.recipes``; kept so that those numbers can be reproduced:
+
+    python -m bench.studies.deadstart_probes --sim DIR --epochs 8 --variant published
+    python -m bench.studies.deadstart_probes --sim DIR --mode weak --variant z+width
+    python -m bench.studies.deadstart_probes --sim DIR --logit-step 128 512 2048
 
 ``DIR`` is a generated THUMOS14-sim (``python -m model.cli make-sim`` or a ``sim-seed0`` folder
 of the benchmark). A variant is ``+``-joined changes:
@@ -35,15 +41,12 @@ Only held-out *training* videos are evaluated (the test split is not loaded).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import model.train as train_module
 from model.config import LossWeights, ModelConfig, TrainConfig
@@ -156,7 +159,9 @@ def logit_step(sim: Path, widths: list[int], mode: str, seed: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m bench.studies.deadstart_probes", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--sim", type=Path, required=True)
     p.add_argument("--mode", default="bg-click")
     p.add_argument("--epochs", type=int, default=8)
@@ -226,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         def losses(outputs: Any, batch: Any, weights: LossWeights, supervision: str) -> Any:
             return backtal_losses(outputs, batch, scheduled(weights), supervision)
 
-        train_module.backtal_losses = losses
+        train_module.backtal_losses = losses  # type: ignore[assignment]
     if "dropwarm" in v or "lrwarm" in v:
         base_step = train_module.train_step
         steps_per_epoch = -(-(len(items) - round(0.1 * len(items))) // 16)

@@ -1,7 +1,13 @@
-"""THUMOS14-sim: does the depth of a flagged click inside its predicted segment tell the
+"""Study (finished): does the depth of a flagged click inside its predicted segment tell the
 product's right flags (clicks inside a GT action) from its false ones?
 
-Per seed s (sim seed s = training seed s; the ``bench/supervision.py`` recipe and sim):
+Produced docs/research/guided.md, "Does a flag's depth tell a wrong click from a right one?"
+(plan, decision and the report fold's results; the review order stayed). Kept so that its
+numbers can be reproduced:
+
+    python -m bench.studies.flag_depth --jobs 2     # 3 seeds, 200 + 210 videos, 40 epochs
+
+Per seed s (sim seed s = training seed s; the legacy benchmark recipe and sim v3):
 ``bg-click`` is trained on every A1 click (the ``active`` version of the product), predicts on
 the training videos, and every A1 click (its snippet centre) is checked with
 ``model.suggest.flag_click`` exactly as the server checks it (segments scoring ≥
@@ -9,14 +15,13 @@ the training videos, and every A1 click (its snippet centre) is checked with
 distance to the nearer edge of its flagged segment (``model.suggest.edge_distance``; the
 largest over its flags) — what the review page shows.
 
-The decision (plan in docs/guided.md, "Does a flag's depth tell a wrong click from a right
-one?"): on the dev fold of ``bench/click_qa.py`` (all seeds pooled), if the AUC of depth for
-right against false flags is ≥ ``AUC_TO_SORT``, the review page lists flags deepest first.
+The decision (fixed in the plan): on the dev fold of ``bench.lab.click_qa`` (all seeds
+pooled), if the AUC of depth for right against false flags is ≥ ``AUC_TO_SORT``, the review
+page lists flags deepest first.
 The report fold's numbers are rendered after the decision is stored. No test-split number
 is used.
 
-    python bench/flag_depth.py --quick     # 1 seed, 60 + 60 videos, 10 epochs
-    python bench/flag_depth.py --jobs 2    # 3 seeds, 200 + 210 videos, 40 epochs
+    python -m bench.studies.flag_depth --quick     # 1 seed, 60 + 60 videos, 10 epochs
 
 Output: ``OUT/flag_depth.json`` (resumable: each seed's flags), ``OUT/flag_depth.md``;
 default OUT = data/bench/flag_depth.
@@ -26,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -36,13 +40,18 @@ from typing import Any
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import click_qa
-import guided
-import supervision as sup
-
+from bench.lab.annotator import centre, inside_gt
+from bench.lab.click_qa import DEV, REPORT, fold_of
+from bench.lab.resume import minute_log, run_pending, stored_payload, write_json
+from bench.lab.settings import (
+    Settings,
+    check_no_modes,
+    command_line,
+    fixed_arms_parser,
+    settings_from_args,
+)
+from bench.lab.sims import ensure_sim, load_sim_items
+from bench.lab.training import configs
 from model.suggest import edge_distance, flag_click
 from model.train import fit, predict
 
@@ -107,11 +116,11 @@ def best_threshold(
 
 
 # ----------------------------------------------------------------------------- one seed
-def _task(spec: dict[str, Any], settings: sup.Settings, device: str, threads: int) -> dict:
+def _task(spec: dict[str, Any], settings: Settings, device: str, threads: int) -> dict:
     torch.set_num_threads(threads)
     wall, cpu = time.perf_counter(), time.process_time()
-    train_items, _, names = sup.load_sim_items(Path(spec["sim_dir"]), settings.standardize)
-    model_config, config = sup.configs(
+    train_items, _, names = load_sim_items(Path(spec["sim_dir"]), settings.standardize)
+    model_config, config = configs(
         "bg-click", spec["seed"], settings, train_items, len(names), device
     )
     result = fit(config, model_config, train_items)
@@ -119,15 +128,15 @@ def _task(spec: dict[str, Any], settings: sup.Settings, device: str, threads: in
     clicks = []
     for it in train_items:
         for k in it.bg_clicks.tolist():
-            t_s = guided.centre(it, int(k))
+            t_s = centre(it, int(k))
             depth = flag_depth(
                 t_s, preds[it.name].segments, min_score=spec["min_score"], margin_s=spec["margin_s"]
             )
             clicks.append(
                 {
                     "video": it.name,
-                    "fold": click_qa.fold_of(it.name),
-                    "inside": guided.inside_gt(t_s, it.gt_segments),
+                    "fold": fold_of(it.name),
+                    "inside": inside_gt(t_s, it.gt_segments),
                     "depth_s": None if depth is None else round(depth, 4),
                 }
             )
@@ -165,7 +174,7 @@ def fold_numbers(runs: Sequence[dict[str, Any]], fold: int) -> dict[str, Any]:
 
 
 def decide(payload: dict[str, Any]) -> dict[str, Any]:
-    dev = fold_numbers(payload["runs"], click_qa.DEV)
+    dev = fold_numbers(payload["runs"], DEV)
     sort = dev["auc"] is not None and dev["auc"] >= AUC_TO_SORT
     return {
         "dev": dev,
@@ -214,15 +223,15 @@ def render(payload: dict[str, Any]) -> str:
         f"{'lists flags deepest first' if decision['sort_deepest_first'] else 'keeps its order'}.",
         "",
     ]
-    lines += _table("Report fold, all seeds pooled", fold_numbers(payload["runs"], click_qa.REPORT))
+    lines += _table("Report fold, all seeds pooled", fold_numbers(payload["runs"], REPORT))
     for run in sorted(payload["runs"], key=lambda r: r["seed"]):
-        lines += _table(f"Report fold, seed {run['seed']}", fold_numbers([run], click_qa.REPORT))
+        lines += _table(f"Report fold, seed {run['seed']}", fold_numbers([run], REPORT))
     return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- driver
 def run_benchmark(
-    settings: sup.Settings,
+    settings: Settings,
     gt: Path,
     clicks: Path,
     out_dir: Path,
@@ -240,12 +249,12 @@ def run_benchmark(
     json_path, md_path = out_dir / "flag_depth.json", out_dir / "flag_depth.md"
     key = {**settings.key(), "bench": "flag_depth/1", "min_score": min_score, "margin_s": margin_s}
     payload: dict[str, Any] = {"settings": key, "runs": []}
-    payload = sup.stored_payload(json_path, key, log) or payload
+    payload = stored_payload(json_path, key, log) or payload
     payload.update(command=command, device=device)
     specs = [
         {
             "seed": seed,
-            "sim_dir": str(sup.ensure_sim(settings, gt, clicks, seed, out_dir, log)),
+            "sim_dir": str(ensure_sim(settings, gt, clicks, seed, out_dir, log)),
             "min_score": min_score,
             "margin_s": margin_s,
         }
@@ -259,9 +268,9 @@ def run_benchmark(
     def finished(run: dict[str, Any]) -> None:
         payload["runs"].append(run)
         log(f"seed {run['seed']}: done ({run['total_s'] / 60:.1f} min, epoch {run['best_epoch']})")
-        sup._write_json(json_path, payload)
+        write_json(json_path, payload)
 
-    sup.run_pending(
+    run_pending(
         pending,
         key=lambda s: s["seed"],
         task=_task,
@@ -273,13 +282,14 @@ def run_benchmark(
     )
     if payload.get("decision") is None:
         payload["decision"] = decide(payload)  # stored before the report fold is rendered
-        sup._write_json(json_path, payload)
+        write_json(json_path, payload)
     md_path.write_text(render(payload))
     return payload
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = sup.fixed_arms_parser(__doc__, "flag_depth")
+    p = fixed_arms_parser(__doc__.split("\n")[0], "flag_depth")
+    p.prog = "python -m bench.studies.flag_depth"
     p.add_argument("--qa-min-score", type=float, default=0.5, help="the server's default")
     p.add_argument("--qa-margin", type=float, default=0.2, help="seconds; the server's default")
     return p
@@ -287,9 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    sup.check_no_modes(args, "the one arm is bg-click on every A1 click")
-    settings = replace(sup.settings_from_args(args), modes=("bg-click",))
-    log = sup.minute_log()
+    check_no_modes(args, "the one arm is bg-click on every A1 click")
+    settings = replace(settings_from_args(args), modes=("bg-click",))
+    log = minute_log()
 
     run_benchmark(
         settings,
@@ -299,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         min_score=args.qa_min_score,
         margin_s=args.qa_margin,
         device=args.device,
-        command=sup.command_line("flag_depth.py", argv),
+        command=command_line("bench.studies.flag_depth", argv),
         log=log,
         jobs=args.jobs,
         threads=args.threads,

@@ -1,13 +1,9 @@
 """A tiny THUMOS14-like GT (3 training + 2 test videos, 2 classes) and click CSV writer, for
-the smoke tests of the benchmark scripts (bench/supervision.py, guided.py, click_qa.py,
-suggest_rules.py), and their Settings."""
+the smoke tests of the benchmarks (tests/bench/) and of sim-based server tests."""
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import json
-import sys
 from pathlib import Path
 
 CLASSES = ["Jump", "Throw"]
@@ -46,42 +42,3 @@ def write_inputs(folder: Path, clicks: list[tuple[str, float]]) -> tuple[Path, P
     rows = [f"{v},{v}.mp4,{BG},{t},{t},1,1" for v, t in clicks]
     csv.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8-sig")
     return gt, csv
-
-
-def bench_settings(
-    settings_cls: type,
-    gt: Path,
-    clicks: Path,
-    *,
-    modes: tuple[str, ...] = ("weak", "bg-click"),
-    epochs: int = 2,
-):
-    """The smoke tests' ``bench/supervision.py`` Settings (``settings_cls``: that module's
-    ``Settings``; bench/ is not a package): 1 seed, D = 16, T = 40, hidden 8."""
-    return settings_cls(
-        seeds=(0,),
-        modes=tuple(modes),
-        feature_dim=16,
-        T=40,
-        limit=None,
-        hidden=8,
-        aux_hidden=8,
-        filter_norm="topk",
-        standardize=True,
-        epochs=epochs,
-        batch_size=2,
-        lr=1e-3,
-        holdout=0.34,
-        gt_sha=hashlib.sha256(gt.read_bytes()).hexdigest(),
-        clicks_sha=hashlib.sha256(clicks.read_bytes()).hexdigest(),
-    )
-
-
-def load_bench(name: str):  # type: ignore[no-untyped-def]
-    """The benchmark script ``bench/<name>.py`` as a module. bench/ is not a package: it goes
-    on ``sys.path`` and the script is imported by name, so spawned ``--jobs`` workers find it
-    too."""
-    bench_dir = str(Path(__file__).resolve().parents[2] / "bench")
-    if bench_dir not in sys.path:
-        sys.path.insert(0, bench_dir)
-    return importlib.import_module(name)
