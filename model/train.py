@@ -345,6 +345,22 @@ def stop_early(best_epoch: int, epoch: int, patience: int, min_epochs: int) -> b
     return patience > 0 and epoch >= min_epochs and epoch - best_epoch >= patience
 
 
+def replay_early_stopping(
+    keys: Sequence[tuple[float, float]], patience: int, min_epochs: int
+) -> tuple[int, int]:
+    """What :func:`fit` would have done with early stopping on a run whose held-out
+    selection keys per epoch (:func:`selection_key`) were ``keys``: (best epoch, epochs run),
+    both 1-based, by the same :func:`stop_early` rule."""
+    best_key: tuple[float, float] | None = None
+    best_epoch = 0
+    for epoch, key in enumerate(keys, start=1):
+        if best_key is None or key > best_key:
+            best_key, best_epoch = key, epoch
+        if stop_early(best_epoch, epoch, patience, min_epochs):
+            return best_epoch, epoch
+    return best_epoch, len(keys)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

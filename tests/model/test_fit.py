@@ -382,7 +382,12 @@ def test_input_norm_standardizes_raw_features_inside_the_network(tmp_path: Path)
 
 
 def test_stop_early_by_hand() -> None:
-    from model.train import stop_early
+    from model.train import replay_early_stopping, stop_early
+
+    keys = [(0.1, 0), (0.3, 0), (0.2, 0), (0.25, 0), (0.5, 0), (0.4, 0)]
+    assert replay_early_stopping(keys, 2, 0) == (2, 4)  # best 2, two epochs without gain
+    assert replay_early_stopping(keys, 2, 5) == (5, 6)  # min 5 epochs: epoch 5 wins, 6 ends
+    assert replay_early_stopping(keys, 0, 0) == (5, 6)
 
     # best epoch 3, patience 2: epoch 4 goes on, epoch 5 stops
     assert [stop_early(3, e, 2, 0) for e in (3, 4, 5, 6)] == [False, False, True, True]
@@ -403,6 +408,12 @@ def test_early_stopping_ends_training_and_returns_the_best_epoch() -> None:
     assert ran - result.best_epoch == 2  # stopped exactly `patience` epochs after the best
     full = fit(replace(config, patience=0), tiny_model_config(), items)
     assert len(full.history) == 30 and not full.stopped_early
+    # replaying the full run's held-out keys through the rule gives what fit did
+    from model.train import replay_early_stopping
+
+    full_keys = [selection_key(h["val"]) for h in full.history]
+    assert replay_early_stopping(full_keys, 2, 0) == (result.best_epoch, ran)
+    assert replay_early_stopping(full_keys, 0, 0) == (full.best_epoch, 30)
     # the same seed: the epochs both ran are identical
     assert full.history[:ran] == [
         {k: v for k, v in h.items() if k != "stopped"} for h in result.history
