@@ -26,8 +26,10 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_create_user(settings: Settings, args: argparse.Namespace) -> int:
     from server.errors import ApiError
+    from server.migrate import upgrade
     from server.users.service import create_user
 
+    upgrade(settings)  # the first command on a new database (docs/guide/quickstart.md)
     factory = make_sessionmaker(make_engine(settings))
     try:
         with session_scope(factory) as session:

@@ -46,6 +46,20 @@ def test_create_user_prints_the_token_only(env, settings):  # type: ignore[no-un
     assert "already exists" in again.stderr
 
 
+def test_create_user_on_a_new_database_migrates_it_first(tmp_path: Path) -> None:
+    """The guide's first steps on a fresh clone: create-user before anything else works
+    (it used to fail with "no such table: users" unless migrate ran first)."""
+    env = {
+        **os.environ,
+        "BACKTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'new.db'}",
+        "BACKTAL_MEDIA_DIR": str(tmp_path / "media"),
+    }
+    out = cli(env, "create-user", "--name", "alice", "--role", "admin")
+    assert out.returncode == 0, out.stderr
+    token = out.stdout.strip()
+    assert out.stdout == token + "\n" and token.startswith("bts_")
+
+
 def test_seed_demo_twice(env, settings):  # type: ignore[no-untyped-def]
     first = cli(env, "seed-demo", "--videos", "2")
     assert first.returncode == 0, first.stderr
