@@ -1,9 +1,12 @@
 """Tables, margins, the noise floor and plots of ``bench.click_losses`` runs.
 
-``render(out_dir, "heldout")`` reads only the held-out folds (what choices are made on);
-``render(out_dir, "test")`` adds the test split. Pooled numbers treat the 5 seeds' folds (or
-test splits) as one set of videos (names prefixed by the seed): per sim version, pooled
-held-out = all 200 training videos, each held out once.
+``render(out_dirs, "heldout")`` reads only the held-out folds (what choices are made on);
+``render(out_dirs, "test")`` adds the test split. An arm's number is the mean over seeds of
+its per-seed mAP (each seed's fold, or test split, scored by that seed's own model); a margin
+is the mean of the per-seed paired differences, with a 95 % interval from a two-level
+bootstrap (seeds, then videos within each seed: :func:`bench.stats.hierarchical_bootstrap`).
+(Pooling the predictions of 5 different models into one AP, the first design, mixes their
+score scales: docs/research/click-losses.md, amendment 1.)
 """
 
 from __future__ import annotations
@@ -55,13 +58,14 @@ def _signed(values: Sequence[float]) -> str:
 
 
 class Pool:
-    """Predictions and GT of an arm pooled over seeds, loaded once."""
+    """Predictions, GT and their matches per (arm, version, seed), loaded once."""
 
     def __init__(self, runs: Sequence[dict[str, Any]], split: str) -> None:
         self.split = split
         self.dirs = {(r["arm"], r["version"], r["seed"]): Path(r["dir"]) for r in runs}
         self._gt: dict[tuple[int, int], dict[str, list]] = {}
         self._preds: dict[tuple[str, int, int], dict[str, list]] = {}
+        self._matches: dict[tuple[str, int, int], stats.Matches] = {}
 
     def gt(self, version: int, seed: int) -> dict[str, list]:
         if (version, seed) not in self._gt:
@@ -76,17 +80,14 @@ class Pool:
             self._preds[key] = load_preds(where, arm, version, seed, self.split)
         return self._preds[key]
 
-    def pooled(
-        self, arm: str, version: int, seeds: Sequence[int]
-    ) -> tuple[dict[str, list], dict[str, list]]:
-        gt: dict[str, list] = {}
-        preds: dict[str, list] = {}
-        for seed in seeds:
+    def matches(self, arm: str, version: int, seed: int) -> stats.Matches:
+        """One seed's predictions of ``arm`` matched against that seed's GT (its videos)."""
+        key = (arm, version, seed)
+        if key not in self._matches:
             p = self.preds(arm, version, seed)
             full = self.gt(version, seed)
-            gt |= stats.prefixed({n: full[n] for n in p}, f"s{seed}/")
-            preds |= stats.prefixed(p, f"s{seed}/")
-        return gt, preds
+            self._matches[key] = stats.match_all({n: full[n] for n in p}, p)
+        return self._matches[key]
 
 
 def _seeds_of(by: dict[tuple[str, int, int], dict[str, Any]], arm: str, version: int) -> list[int]:
@@ -99,23 +100,20 @@ def arm_table(
     by = _by(runs)
     split = pool.split
     lines = [
-        "| arm | seeds | pooled mAP@0.5 | pooled avg 0.1:0.7 | per seed mAP@0.5 | mean ± std @0.5 "
-        "| mean ± std avg | best epochs |",
-        "| --- | --- | ---: | ---: | --- | ---: | ---: | --- |",
+        "| arm | seeds | mean ± std mAP@0.5 | mean ± std avg 0.1:0.7 | per seed mAP@0.5 "
+        "| best epochs |",
+        "| --- | --- | ---: | ---: | --- | --- |",
     ]
     for arm in arms:
         seeds = _seeds_of(by, arm, version)
         if not seeds:
             continue
-        gt, preds = pool.pooled(arm, version, seeds)
-        pooled = stats.summary(stats.weighted_map(stats.match_all(gt, preds), np.ones(len(gt))))
         at05 = [by[arm, version, s][split]["mAP"]["0.5"] for s in seeds]
         avg = [by[arm, version, s][split]["avg_0.1_0.7"] for s in seeds]
         epochs = ", ".join(str(by[arm, version, s]["best_epoch"]) for s in seeds)
         lines.append(
-            f"| {arm} | {','.join(map(str, seeds))} | {_pct(pooled['0.5'])} | "
-            f"{_pct(pooled['avg_0.1_0.7'])} | {', '.join(_pct(v) for v in at05)} | {_ms(at05)} "
-            f"| {_ms(avg)} | {epochs} |"
+            f"| {arm} | {','.join(map(str, seeds))} | {_ms(at05)} | {_ms(avg)} | "
+            f"{', '.join(_pct(v) for v in at05)} | {epochs} |"
         )
     return lines
 
@@ -123,30 +121,22 @@ def arm_table(
 def margin(
     runs: Sequence[dict[str, Any]], pool: Pool, version: int, a: str, b: str, draws: int = DRAWS
 ) -> dict[str, Any] | None:
-    """a − b on the seeds both have: per-seed paired differences and the pooled bootstrap."""
+    """a − b on the seeds both have: per-seed paired differences, their mean and its
+    two-level bootstrap interval."""
     by = _by(runs)
     seeds = sorted(set(_seeds_of(by, a, version)) & set(_seeds_of(by, b, version)))
     if not seeds:
         return None
-    split = pool.split
-
-    def value(arm: str, seed: int, key: str) -> float:
-        metrics = by[arm, version, seed][split]
-        return float(metrics["mAP"]["0.5"] if key == "0.5" else metrics[key])
-
-    per_seed = {
-        key: [value(a, s, key) - value(b, s, key) for s in seeds] for key in ("0.5", "avg_0.1_0.7")
-    }
-    gt, pa = pool.pooled(a, version, seeds)
-    _, pb = pool.pooled(b, version, seeds)
-    boot = stats.paired_bootstrap(gt, pa, pb, draws=draws, seed=version * 100 + len(seeds))
+    pairs = [(pool.matches(a, version, s), pool.matches(b, version, s)) for s in seeds]
+    boot = stats.hierarchical_bootstrap(pairs, draws=draws, seed=version * 100 + len(seeds))
+    per_seed = {k: boot[k]["per_seed"] for k in ("0.5", "avg_0.1_0.7")}
     return {"a": a, "b": b, "seeds": seeds, "per_seed": per_seed, "bootstrap": boot}
 
 
 def margin_lines(margins: Sequence[dict[str, Any] | None]) -> list[str]:
     lines = [
-        "| margin | seeds | per-seed Δ@0.5 | mean ± std Δ@0.5 | pooled Δ@0.5 [95 % CI] | "
-        "mean ± std Δavg | pooled Δavg [95 % CI] |",
+        "| margin | seeds | per-seed Δ@0.5 | mean ± std Δ@0.5 | 95 % CI of the mean Δ@0.5 | "
+        "mean ± std Δavg | 95 % CI of the mean Δavg |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for m in margins:
@@ -156,9 +146,9 @@ def margin_lines(margins: Sequence[dict[str, Any] | None]) -> list[str]:
         lines.append(
             f"| {m['a']} − {m['b']} | {','.join(map(str, m['seeds']))} | "
             f"{_signed(m['per_seed']['0.5'])} | {_ms(m['per_seed']['0.5'])} | "
-            f"{100 * b05['diff']:+.1f} [{100 * b05['lo']:+.1f}, {100 * b05['hi']:+.1f}] | "
+            f"[{100 * b05['lo']:+.1f}, {100 * b05['hi']:+.1f}] | "
             f"{_ms(m['per_seed']['avg_0.1_0.7'])} | "
-            f"{100 * bavg['diff']:+.1f} [{100 * bavg['lo']:+.1f}, {100 * bavg['hi']:+.1f}] |"
+            f"[{100 * bavg['lo']:+.1f}, {100 * bavg['hi']:+.1f}] |"
         )
     return lines
 

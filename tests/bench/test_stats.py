@@ -7,6 +7,7 @@ import pytest
 
 from bench.stats import (
     detectable_difference,
+    hierarchical_bootstrap,
     match_all,
     paired_bootstrap,
     seeds_needed,
@@ -69,3 +70,17 @@ def test_power_by_hand() -> None:
     assert detectable_difference(3.0, 5) == pytest.approx(z * 3.0 / np.sqrt(5), rel=1e-5)
     with pytest.raises(ValueError):
         seeds_needed(1.0, 0.0)
+
+
+def test_hierarchical_bootstrap_means_the_per_seed_differences() -> None:
+    better = {"a": PREDS["a"], "b": [(0.0, 10.0, "jump", 0.8)]}  # AP 1 vs 1/2: +0.5
+    worse = {"a": [(20.0, 30.0, "jump", 0.9)], "b": [(20.0, 30.0, "jump", 0.8)]}  # AP 0
+    seed_1 = (match_all(GT, better, TIOUS), match_all(GT, PREDS, TIOUS))  # +0.5
+    seed_2 = (match_all(GT, PREDS, TIOUS), match_all(GT, worse, TIOUS))  # 1/2 - 0 = +0.5
+    seed_3 = (match_all(GT, PREDS, TIOUS), match_all(GT, PREDS, TIOUS))  # 0
+    result = hierarchical_bootstrap([seed_1, seed_2, seed_3], draws=200, seed=3)
+    assert result["0.5"]["per_seed"] == pytest.approx([0.5, 0.5, 0.0])
+    assert result["0.5"]["diff"] == pytest.approx(1 / 3)
+    assert 0.0 <= result["0.5"]["lo"] < 1 / 3 < result["0.5"]["hi"] <= 1.0
+    same = hierarchical_bootstrap([seed_3, seed_3], draws=20)
+    assert (same["0.5"]["lo"], same["0.5"]["hi"]) == (0.0, 0.0)
