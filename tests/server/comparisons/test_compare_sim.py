@@ -10,7 +10,9 @@ folder, ``model.recipes.resolve``, ``model.compare.nested_click_subsets``, ``mod
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from model.evaluate import compute_map
 from model.sim import SimParams, make_sim
 from model.train import fit, predict
 from server.cli import build_parser
+from server.comparisons.check import check
 from tests.model.tiny_thumos import write_inputs
 from tests.server.comparisons.seed import API
 from tests.server.helpers import FAST_WORKER, run_worker
@@ -67,7 +70,7 @@ def with_gt(items: list[VideoItem], gt: dict[str, Any], classes: list[str]) -> l
     return items
 
 
-def test_comparison_equals_fit_called_directly(client, app, settings, admin, sim, capsys):
+def test_comparison_equals_fit_called_directly(client, app, settings, admin, sim, capsys, tmp_path):
     import_features(settings, str(sim), "--split", "val", "--create-videos", "--labels-as", "A1")
     import_features(
         settings,
@@ -145,3 +148,12 @@ def test_comparison_equals_fit_called_directly(client, app, settings, admin, sim
         0, click_count(subsets[0.25]), click_count(subsets[0.5]), click_count(train_items)
     ]  # fmt: skip
     assert curve["bg-click@50%"]["avg_0.1_0.7"] == result["runs"][-1]["avg_0.1_0.7"]
+
+    # python -m server.comparisons.check does the same from the server's data-set export
+    export = client.get(f"{API}/export/dataset?format=official-npz", headers=admin.h)
+    assert export.status_code == 200, export.text
+    folder = tmp_path / "export"
+    zipfile.ZipFile(io.BytesIO(export.content)).extractall(folder)
+    ok, lines = check(result, folder)
+    assert ok, "\n".join(lines)
+    assert len(lines) == 6 + 3 and all(line.endswith("equal: True") for line in lines)
