@@ -397,13 +397,20 @@ def plot(version: int, arms: dict[str, dict[int, dict[str, Any]]], path: Path) -
         title=f"sim v{version}: saving per θ (mean of seeds; ○ = θ chosen on held-out)",
     )
     ax1.set_ylim(bottom=max(-60.0, ax1.get_ylim()[0]))
+    width = 0.8 / len(VARIANTS)
+    hatches = ("", "//", "..", "xx")
     for i, arm in enumerate(order):
-        s = [100 * _test_saving(r, PRIMARY) for r in arms[arm].values()]
-        ax2.bar(i, float(np.mean(s)), color=colors[arm], alpha=0.6)
-        ax2.plot([i] * len(s), s, "k.", ms=5)
+        for j, variant in enumerate(VARIANTS):
+            x = i + (j - (len(VARIANTS) - 1) / 2) * width
+            s = [100 * _test_saving(r, variant) for r in arms[arm].values()]
+            ax2.bar(x, float(np.mean(s)), width, color=colors[arm], alpha=0.6,
+                    hatch=hatches[j % len(hatches)], edgecolor="k", linewidth=0.4,
+                    label=variant if i == 0 else None)  # fmt: skip
+            ax2.plot([x] * len(s), s, "k.", ms=3)
     ax2.axhline(100 * GOAL, color="k", ls="--", lw=0.8, label="goal 40 %")
     ax2.set_xticks(range(len(order)), order, rotation=25, ha="right", fontsize=8)
-    ax2.set(ylabel="test actions saved (%)", title="at the held-out θ (bar: mean, dots: seeds)")
+    ax2.set(ylabel="test actions saved (%)",
+            title="at the held-out θ, per policy (bar: mean, dots: seeds)")  # fmt: skip
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
     ax1.legend(fontsize=7)

@@ -443,7 +443,7 @@ def plot(version: int, arms: dict[str, dict[int, dict[str, Any]]], path: Path) -
     order = [a for a in sorted(arms, key=_order) if Arm.parse(a).offset == 0]
     colors = dict(zip(order, plt.rcParams["axes.prop_cycle"].by_key()["color"] * 3, strict=False))
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
-    ax.fill_between([GOAL_RECALL, 1.0], GOAL_PRECISION, 1.0, color="g", alpha=0.08,
+    ax.fill_between([100 * GOAL_RECALL, 100], 100 * GOAL_PRECISION, 100, color="g", alpha=0.12,
                     label="goal: recall ≥ 80 %, precision ≥ 50 %")  # fmt: skip
     for arm in order:
         rows = [r for run in arms[arm].values() for r in run["clicks"]]
