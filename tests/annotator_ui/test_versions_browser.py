@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 
 ADMIN = "document.getElementById('admin').dataset"
 CARD = "document.getElementById('comparison').dataset"
+PANEL = "document.getElementById('compare-panel').dataset"
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_versions_table_plots_and_compare(
     # compare 2 (weak) with 3 (bg-click), started by the row's Compare button
     row[3].get_by_role("button", name="Compare version 3 with another").press("Enter")
     page.select_option("#compare-a", "2")
-    page.wait_for_function("() => document.getElementById('compare-panel').dataset.compared === '2,3'")
+    page.wait_for_function(f"() => {PANEL}.compared === '2,3'")
     weak = versions[2]["metrics"]["validation"]
     diff = 100 * (val["avg_0.1_0.7"] - weak["avg_0.1_0.7"])
     cells = page.locator("#compare-table tbody tr").filter(has_text="avg mAP 0.1:0.7").first
@@ -108,7 +109,7 @@ def test_versions_table_plots_and_compare(
     paired = page.locator("#compare-paired").inner_text()
     assert "3 videos both were measured on" in paired and "better on" in paired
     page.locator("#compare-swap").click()
-    page.wait_for_function("() => document.getElementById('compare-panel').dataset.compared === '3,2'")
+    page.wait_for_function(f"() => {PANEL}.compared === '3,2'")
     page.locator("#versions").screenshot(path=str(screenshot_dir / "admin-versions.png"))
     assert not page.js_errors
 
