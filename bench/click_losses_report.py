@@ -130,27 +130,99 @@ def margin(
     pairs = [(pool.matches(a, version, s), pool.matches(b, version, s)) for s in seeds]
     boot = stats.hierarchical_bootstrap(pairs, draws=draws, seed=version * 100 + len(seeds))
     per_seed = {k: boot[k]["per_seed"] for k in ("0.5", "avg_0.1_0.7")}
-    return {"a": a, "b": b, "seeds": seeds, "per_seed": per_seed, "bootstrap": boot}
+    t = {k: stats.t_interval(v) if len(v) > 1 else (v[0], v[0], v[0]) for k, v in per_seed.items()}
+    return {"a": a, "b": b, "seeds": seeds, "per_seed": per_seed, "t": t, "bootstrap": boot}
 
 
 def margin_lines(margins: Sequence[dict[str, Any] | None]) -> list[str]:
     lines = [
-        "| margin | seeds | per-seed Δ@0.5 | mean ± std Δ@0.5 | 95 % CI of the mean Δ@0.5 | "
-        "mean ± std Δavg | 95 % CI of the mean Δavg |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+        "| margin | seeds | per-seed Δ@0.5 | mean ± std Δ@0.5 | 95 % t-interval | "
+        "(two-level bootstrap) | mean ± std Δavg | 95 % t-interval |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for m in margins:
         if m is None:
             continue
-        b05, bavg = m["bootstrap"]["0.5"], m["bootstrap"]["avg_0.1_0.7"]
+        b05 = m["bootstrap"]["0.5"]
+        t05, tavg = m["t"]["0.5"], m["t"]["avg_0.1_0.7"]
         lines.append(
             f"| {m['a']} − {m['b']} | {','.join(map(str, m['seeds']))} | "
             f"{_signed(m['per_seed']['0.5'])} | {_ms(m['per_seed']['0.5'])} | "
-            f"[{100 * b05['lo']:+.1f}, {100 * b05['hi']:+.1f}] | "
-            f"{_ms(m['per_seed']['avg_0.1_0.7'])} | "
-            f"[{100 * bavg['lo']:+.1f}, {100 * bavg['hi']:+.1f}] |"
+            f"[{100 * t05[1]:+.1f}, {100 * t05[2]:+.1f}] | "
+            f"([{100 * b05['lo']:+.1f}, {100 * b05['hi']:+.1f}]) | "
+            f"{_ms(m['per_seed']['avg_0.1_0.7'])} | [{100 * tavg[1]:+.1f}, {100 * tavg[2]:+.1f}] |"
         )
     return lines
+
+
+def family_decision(
+    runs: Sequence[dict[str, Any]], versions: Sequence[int], draws: int = 200
+) -> dict[str, Any]:
+    """The pre-registered family-1 rule on held-out folds (docs/research/click-losses.md):
+    Δ_v(L) = mean per-seed held-out mAP@0.5 of ``bg-click:L`` − ``bg-click:published``;
+    L* = argmax min_v Δ_v; adopted when Δ_v(L*) ≥ 0 on every version and the t-interval
+    excludes 0 on at least one."""
+    pool = Pool(runs, "heldout")
+    candidates = sorted(
+        {
+            r["arm"]
+            for r in runs
+            if r["arm"].startswith("bg-click:")
+            and r["arm"] != REFERENCE
+            and not Arm.parse(r["arm"]).refine
+            and Arm.parse(r["arm"]).offset == 0
+        }
+    )
+    table: dict[str, dict[int, Any]] = {}
+    for cand in candidates:
+        for v in versions:
+            m = margin(runs, pool, v, cand, REFERENCE, draws)
+            if m is not None:
+                table.setdefault(cand, {})[v] = {
+                    "seeds": m["seeds"],
+                    "diff": m["t"]["0.5"][0],
+                    "lo": m["t"]["0.5"][1],
+                    "hi": m["t"]["0.5"][2],
+                }
+    complete = {c: t for c, t in table.items() if set(t) == set(versions)}
+    if not complete:
+        return {"table": table, "chosen": None, "adopted": False}
+    best = max(complete, key=lambda c: min(complete[c][v]["diff"] for v in versions))
+    rows = complete[best]
+    adopted = all(rows[v]["diff"] >= 0 for v in versions) and any(
+        rows[v]["lo"] > 0 for v in versions
+    )
+    return {"table": table, "chosen": best, "adopted": adopted}
+
+
+def decision_lines(decision: dict[str, Any], versions: Sequence[int]) -> list[str]:
+    lines = [
+        "| candidate | "
+        + " | ".join(f"Δ v{v} @0.5 [95 % t-interval] (seeds)" for v in versions)
+        + " | min over versions |",
+        "| --- | " + " | ".join("---:" for _ in versions) + " | ---: |",
+    ]
+    for cand, rows in decision["table"].items():
+        cells = []
+        for v in versions:
+            r = rows.get(v)
+            cells.append(
+                "–"
+                if r is None
+                else f"{100 * r['diff']:+.1f} [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}] "
+                f"({len(r['seeds'])})"
+            )
+        worst = min((rows[v]["diff"] for v in versions if v in rows), default=float("nan"))
+        lines.append(f"| {cand} | " + " | ".join(cells) + f" | {100 * worst:+.1f} |")
+    chosen = decision["chosen"]
+    verdict = (
+        "no candidate has both versions yet"
+        if chosen is None
+        else f"L* = **{chosen.split(':', 1)[1]}**; "
+        + ("**adopted** by the rule" if decision["adopted"] else "**not adopted**: studio keeps "
+           "`published`")
+    )  # fmt: skip
+    return [*lines, "", f"Rule (family 1): {verdict}."]
 
 
 def noise_floor(
@@ -248,4 +320,7 @@ def render(
         plot = curves_plot(runs, plots / f"curves-v{version}.png", version)
         if plot is not None:
             parts += [f"![curves v{version}]({plot.name})", ""]
+    decision = family_decision(runs, versions, draws=min(draws, 200))
+    parts += ["## Family 1: the choice on held-out folds", "", *decision_lines(decision, versions)]
+    (plots / "decision-family1.json").write_text(json.dumps(decision, indent=1))
     return "\n".join(parts)

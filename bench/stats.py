@@ -211,6 +211,23 @@ def hierarchical_bootstrap(
     return out
 
 
+# two-sided 95 % quantiles of Student's t, degrees of freedom 1..20 (standard tables)
+T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086)  # fmt: skip
+
+
+def t_interval(values: Sequence[float]) -> tuple[float, float, float]:
+    """(mean, lo, hi): the 95 % t-interval of the mean of ``values`` (paired differences over
+    seeds); beyond 20 degrees of freedom the normal quantile. Needs 2 values or more."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.size < 2:
+        raise ValueError("a t-interval needs at least 2 values")
+    df = arr.size - 1
+    q = T975[df - 1] if df <= len(T975) else NormalDist().inv_cdf(0.975)
+    half = q * arr.std(ddof=1) / math.sqrt(arr.size)
+    return float(arr.mean()), float(arr.mean() - half), float(arr.mean() + half)
+
+
 def seeds_needed(sd_paired: float, delta: float, alpha: float = 0.05, power: float = 0.8) -> int:
     """Seeds a paired comparison needs to detect a true difference ``delta`` with ``power``
     at two-sided level ``alpha`` when the per-seed paired difference has standard deviation

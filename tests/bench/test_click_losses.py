@@ -67,7 +67,13 @@ def test_folds_are_fixed_balanced_and_name_order_free() -> None:
 def test_every_arm_kind_runs_resumes_and_reports(tmp_path: Path) -> None:
     gt, clicks = write_inputs(tmp_path, CLICKS)
     settings = _settings(gt, clicks)
-    arms = ["weak", "bg-click:filter", "bg-click:filter+refine", "bg-click:filter@1000"]
+    arms = [
+        "weak",
+        "bg-click:published",
+        "bg-click:filter",
+        "bg-click:filter+refine",
+        "bg-click:filter@1000",
+    ]
     out = tmp_path / "out"
     payload = cl.run_benchmark(settings, arms, [3], [0, 1], gt, clicks, out, 1, print)
     runs = {(r["arm"], r["seed"]): r for r in payload["runs"]}
@@ -87,7 +93,7 @@ def test_every_arm_kind_runs_resumes_and_reports(tmp_path: Path) -> None:
         assert len(cl.load_preds(out, "weak", 3, seed, "test")) == 2
     # a rerun trains nothing new
     again = cl.run_benchmark(settings, arms, [3], [0, 1], gt, clicks, out, 1, print)
-    assert len(again["runs"]) == 8
+    assert len(again["runs"]) == 10
     with pytest.raises(SystemExit, match="other settings"):
         cl.run_benchmark(
             _settings(gt, clicks).__class__(**{**settings.__dict__, "epochs": 3}),
@@ -99,6 +105,10 @@ def test_every_arm_kind_runs_resumes_and_reports(tmp_path: Path) -> None:
     assert "## Sim v3, test" not in held_text
     assert "bg-click:filter@1000 − bg-click:filter" in held_text  # the noise floor pair
     assert "bg-click:filter − weak" in held_text
+    assert "Family 1: the choice on held-out folds" in held_text
+    decision = json.loads((out / "decision-family1.json").read_text())
+    assert decision["chosen"] == "bg-click:filter"  # the only candidate with the reference
+    assert set(decision["table"]["bg-click:filter"]) == {"3"}  # JSON keys: the version
     test_text = report.render([out], "test", draws=20)
     assert "## Sim v3, test" in test_text
     assert (out / "curves-v3.png").is_file()

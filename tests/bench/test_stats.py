@@ -12,6 +12,7 @@ from bench.stats import (
     paired_bootstrap,
     seeds_needed,
     summary,
+    t_interval,
     weighted_map,
 )
 from model.evaluate import compute_map
@@ -84,3 +85,15 @@ def test_hierarchical_bootstrap_means_the_per_seed_differences() -> None:
     assert 0.0 <= result["0.5"]["lo"] < 1 / 3 < result["0.5"]["hi"] <= 1.0
     same = hierarchical_bootstrap([seed_3, seed_3], draws=20)
     assert (same["0.5"]["lo"], same["0.5"]["hi"]) == (0.0, 0.0)
+
+
+def test_t_interval_by_hand() -> None:
+    # values 1, 2, 3: mean 2, sd 1, half width 4.303 / sqrt(3) = 2.4843
+    mean, lo, hi = t_interval([1.0, 2.0, 3.0])
+    assert (mean, lo, hi) == pytest.approx((2.0, 2.0 - 2.48434, 2.0 + 2.48434), abs=1e-4)
+    # +4.0, +1.2, +2.3, +1.2, -3.8: mean 0.98, sd 2.90723, half width 2.776 · sd / sqrt(5)
+    mean, lo, hi = t_interval([4.0, 1.2, 2.3, 1.2, -3.8])
+    assert mean == pytest.approx(0.98)
+    assert hi - mean == pytest.approx(3.60923, abs=1e-4) and mean - lo == pytest.approx(3.60923)
+    with pytest.raises(ValueError):
+        t_interval([1.0])
