@@ -168,6 +168,10 @@ class TrainConfig(_PlainDict):
     # epoch's weights are returned either way. Needs held-out videos.
     patience: int = 0
     min_epochs: int = 0
+    # A second stage (model.refine): click-bounded pseudo-segments from this model and a
+    # boundary-regressing localizer trained on them, which re-draws every predicted segment's
+    # edges. False: the published single stage.
+    second_stage: bool = False
     loss_weights: LossWeights = field(default_factory=LossWeights)
     post: PostConfig = field(default_factory=PostConfig)
 

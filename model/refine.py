@@ -112,6 +112,8 @@ def pseudo_labels(
 
 
 class Refiner(nn.Module):
+    refine_config: RefineConfig  # the settings it was trained with (set by fit_refiner)
+
     def __init__(self, feature_dim: int, num_classes: int, hidden: int, dropout: float) -> None:
         super().__init__()
         self.conv1 = nn.Conv1d(feature_dim, hidden, 3, padding=1)
@@ -201,6 +203,7 @@ def fit_refiner(
     }
     num_classes = first.config.num_classes
     refiner = Refiner(train_items[0].features.shape[1], num_classes, config.hidden, config.dropout)
+    refiner.refine_config = config
     stacked = np.concatenate([it.features for it in train_items])
     refiner.get_buffer("input_mean").copy_(torch.from_numpy(stacked.mean(0)))
     refiner.get_buffer("input_std").copy_(torch.from_numpy(stacked.std(0)).clamp(min=1e-6))
@@ -243,7 +246,6 @@ def fit_refiner(
     return refiner, info
 
 
-@torch.no_grad()
 def refine_segments(
     refiner: Refiner,
     items: Sequence[VideoItem],
@@ -251,19 +253,7 @@ def refine_segments(
     post: PostConfig,
 ) -> dict[str, list[Segment]]:
     """New boundaries and scores for the first stage's proposals (module docstring)."""
-    refiner.eval()
-    out: dict[str, list[Segment]] = {}
-    for it in items:
-        segments = first[it.name][0]
-        if not segments:
-            out[it.name] = []
-            continue
-        x = torch.from_numpy(np.ascontiguousarray(it.features.T))[None]
-        logits, dist = refiner(x)
-        probs = torch.softmax(logits[0], 0).numpy().astype(np.float64)  # (C+1, T)
-        d = dist[0].numpy().astype(np.float64)  # (2, T)
-        out[it.name] = refine_proposals(segments, probs, d, it.duration, post)
-    return out
+    return {it.name: refine_one(refiner, it, first[it.name][0], post) for it in items}
 
 
 def refine_proposals(
@@ -304,6 +294,40 @@ def refine_proposals(
         keep = nms(segs, scores, post.nms_threshold, post.nms_plus_one)
         out += [mine[int(k)] for k in keep]
     return out
+
+
+def refine_one(
+    refiner: Refiner, item: VideoItem, segments: Sequence[Segment], post: PostConfig
+) -> list[Segment]:
+    """The second stage on one video's first-stage proposals (what ``predict`` calls)."""
+    if not segments:
+        return []
+    refiner.eval()
+    device = next(refiner.parameters()).device
+    with torch.no_grad():
+        x = torch.from_numpy(np.ascontiguousarray(item.features.T))[None].to(device)
+        logits, dist = refiner(x)
+    probs = torch.softmax(logits[0], 0).cpu().numpy().astype(np.float64)  # (C+1, T)
+    d = dist[0].cpu().numpy().astype(np.float64)  # (2, T)
+    return refine_proposals(segments, probs, d, item.duration, post)
+
+
+def refiner_state(refiner: Refiner) -> dict[str, Any]:
+    """What a checkpoint keeps of a second stage (its settings, shape and weights)."""
+    return {
+        "config": dict(refiner.refine_config.__dict__),
+        "shape": [refiner.conv1.in_channels, refiner.cls.out_channels - 1],
+        "state_dict": {k: v.detach().cpu() for k, v in refiner.state_dict().items()},
+    }
+
+
+def refiner_from_state(state: dict[str, Any]) -> Refiner:
+    config = RefineConfig(**state["config"])
+    feature_dim, num_classes = state["shape"]
+    refiner = Refiner(int(feature_dim), int(num_classes), config.hidden, config.dropout)
+    refiner.load_state_dict(state["state_dict"])
+    refiner.refine_config = config
+    return refiner.eval()
 
 
 def refine_predict(

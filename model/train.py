@@ -52,6 +52,8 @@ class FitResult:
     best_epoch: int  # 1-based
     history: list[dict[str, Any]]  # per epoch run: {"epoch", "losses", "val"}
     holdout: list[str] = field(default_factory=list)  # names of the held-out videos
+    refiner: Any = None  # model.refine.Refiner when TrainConfig.second_stage
+    refine_info: dict[str, Any] = field(default_factory=dict)  # its training (model.refine)
 
     @property
     def stopped_early(self) -> bool:
@@ -466,9 +468,16 @@ def fit(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    return FitResult(
+    result = FitResult(
         model=model, best_epoch=best_epoch, history=history, holdout=[it.name for it in held]
     )
+    if config.second_stage and (ctx is None or ctx.is_main):
+        from model.refine import RefineConfig, fit_refiner
+
+        result.refiner, result.refine_info = fit_refiner(
+            model, train_set, RefineConfig(seed=config.seed), val_items=held, post=config.post
+        )
+    return result
 
 
 @torch.no_grad()
@@ -478,10 +487,12 @@ def predict(
     post_config: PostConfig,
     class_names: Sequence[str] | None = None,
     device: torch.device | str | None = None,
+    refiner: Any = None,
 ) -> dict[str, PredictionResult]:
     """Segments, CAS curves and video scores for each video (one video per forward pass).
 
     Segment labels are class indices; map them with ``class_names`` when writing results.
+    ``refiner`` (a second stage, ``FitResult.refiner``): the segments are its re-drawn ones.
     """
     del class_names
     model.eval()
@@ -497,6 +508,10 @@ def predict(
         cas = out.cas_supp[0, :num_classes].cpu().numpy()  # (C, T)
         magnitudes = out.features_supp[0].norm(dim=0).cpu().numpy()  # (T,)
         segments = localize(cas, scores, magnitudes, item.frame_num, item.duration, post_config)
+        if refiner is not None:
+            from model.refine import refine_one
+
+            segments = refine_one(refiner, item, segments, post_config)
         results[item.name] = PredictionResult(
             segments=segments,
             cas=minmax_normalize(cas.astype(np.float64)).astype(np.float32),
@@ -523,9 +538,16 @@ def save_checkpoint(
     train_config: TrainConfig | None,
     class_names: Sequence[str],
     metrics: dict[str, Any] | None = None,
+    refiner: Any = None,
 ) -> None:
-    """Weights + configs + class list, written atomically (temp file, then ``os.replace``)."""
+    """Weights + configs + class list (+ the second stage), written atomically (temp file,
+    then ``os.replace``)."""
     path = Path(path)
+    second = None
+    if refiner is not None:
+        from model.refine import refiner_state
+
+        second = refiner_state(refiner)
     payload = {
         "format": CHECKPOINT_FORMAT,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -534,6 +556,7 @@ def save_checkpoint(
         "recipe": recipe_record(model_config, train_config) if train_config is not None else None,
         "class_names": list(class_names),
         "metrics": _plain(metrics or {}),
+        "second_stage": second,
     }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -557,9 +580,15 @@ def load_checkpoint(
     model = BackTAL(model_config)
     model.load_state_dict(payload["state_dict"])
     model.to(device).eval()
+    refiner = None
+    if payload.get("second_stage"):
+        from model.refine import refiner_from_state
+
+        refiner = refiner_from_state(payload["second_stage"]).to(device)
     meta = {
         "train_config": payload["train_config"],
         "metrics": payload["metrics"],
         "recipe": payload.get("recipe"),
+        "refiner": refiner,  # model.refine.Refiner or None: pass it to predict()
     }
     return model, model_config, list(payload["class_names"]), meta

@@ -98,3 +98,39 @@ def test_second_stage_trains_and_keeps_the_planted_actions() -> None:
         best = max(own, key=lambda s: s[3])
         inter = max(0.0, min(end, best[1]) - max(start, best[0]))
         assert inter / (max(end, best[1]) - min(start, best[0])) > 0.3
+
+
+def test_fit_with_second_stage_predicts_with_it_and_checkpoints_it(tmp_path) -> None:
+    """TrainConfig.second_stage: fit trains the refiner after the first stage (the same
+    fit_refiner the benchmark calls), predict re-draws the segments with it, and a checkpoint
+    keeps it: a loaded checkpoint predicts exactly the same segments."""
+    from dataclasses import replace
+
+    from model.train import load_checkpoint, predict, save_checkpoint
+
+    items = make_toy_videos(12, seed=0)
+    config = train_config(
+        "published", supervision="bg-click", epochs=8, batch_size=4, lr=1e-3,
+        holdout_fraction=0.2, second_stage=True,
+    )  # fmt: skip
+    mconf = tiny_model_config(dropout=0.5)
+    result = fit(config, mconf, items)
+    assert result.refiner is not None and result.refine_info["best_epoch"] >= 1
+    # the same stage 1 without the second stage: identical weights, no refiner
+    plain = fit(replace(config, second_stage=False), mconf, items)
+    assert plain.refiner is None
+    for key, value in plain.model.state_dict().items():
+        assert torch.equal(value, result.model.state_dict()[key])
+    fresh = make_toy_videos(3, seed=1)
+    one = predict(result.model, fresh, config.post)
+    two = predict(result.model, fresh, config.post, refiner=result.refiner)
+    assert any(one[n].segments != two[n].segments for n in one)  # the edges were re-drawn
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, result.model, mconf, config, ["a", "b"], refiner=result.refiner)
+    model, _, _, meta = load_checkpoint(path)
+    assert meta["refiner"] is not None and meta["refiner"].refine_config.seed == config.seed
+    again = predict(model, fresh, config.post, refiner=meta["refiner"])
+    assert {n: r.segments for n, r in again.items()} == {n: r.segments for n, r in two.items()}
+    plain_path = tmp_path / "p.pt"
+    save_checkpoint(plain_path, plain.model, mconf, config, ["a", "b"])
+    assert load_checkpoint(plain_path)[3]["refiner"] is None
