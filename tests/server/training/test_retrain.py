@@ -105,14 +105,14 @@ def test_end_to_end_retrain_predict_export_eval(
     assert version["data_summary"]["annotators"] == ["alice"]
     assert version["data_summary"]["background_clicks"] > 0
     assert version["class_names"] == ["Bounce", "Spin"]
-    # one held-out video of four is too few to measure the model: the job log says so instead
-    # of printing its metrics (a "video_acc 0.000" of one video), and the version's headline
-    # held-out metrics stay empty; the held-out mAP is kept on record
-    assert version["metrics"]["holdout"] == {} and "holdout_map" in version["metrics"]
-    assert "too few to measure the model" in done["log_tail"]
+    # one held-out video of four is too few to choose an epoch or measure the model: the job
+    # log says so, every video trains and the last epoch is kept (no "video_acc 0.000" of
+    # one video)
+    assert version["metrics"]["holdout"] == {} and "holdout_map" not in version["metrics"]
+    assert "too few to choose an epoch or measure the model" in done["log_tail"]
     assert "held-out mAP on" not in done["log_tail"]
-    # how the epoch was chosen is stored with the version (mAP: the held-out video has GT)
-    assert version["metrics"]["selection"].startswith("held-out mAP")
+    assert version["metrics"]["selection"] == "no held-out videos: the last epoch"
+    assert version["metrics"]["best_epoch"] == 3
     assert (settings.media_dir / version["config"]["extractor"]).name == "tiny-stats"
     # the resolved recipe: studio (the default), what the request and the product changed
     recipe = version["config"]["recipe"]

@@ -146,16 +146,17 @@ def test_too_few_validation_videos_say_so_instead_of_one_video_metrics(
     log = job["log_tail"]
     assert (
         "only 1 video of the validation set has segments (5 needed, "
-        "BACKTAL_VALIDATION_MIN_VIDEOS), so the best epoch is chosen on 2 videos held out of "
-        "the 8 videos for training — too few to measure the model, so their metrics are not "
-        "reported" in log
+        "BACKTAL_VALIDATION_MIN_VIDEOS), and holding out a fraction of the 8 videos would "
+        "leave 2 videos — too few to choose an epoch or measure the model: every video trains "
+        "and the last epoch is kept" in log
     ), log
     epoch_lines = [line for line in log.splitlines() if "epoch 2/2" in line]
     assert epoch_lines and all("held-out" not in line for line in epoch_lines), log
     (version,) = client.get(f"{API}/model-versions", headers=admin.h).json()
     metrics = version["metrics"]
     assert metrics["holdout"] == {} and metrics["held_out_from"] == "holdout"
-    assert "v8" not in metrics["holdout_videos"] and len(metrics["holdout_videos"]) == 2
+    assert metrics["holdout_videos"] == [] and metrics["best_epoch"] == 2  # the last epoch
+    assert metrics["selection"] == "no held-out videos: the last epoch"
     # the version is measured on the validation set all the same, and says how rough that is
     val = metrics["validation"]
     assert val["videos"] == ["v8"] and val["segments"] == 1 and val["enough"] is False
