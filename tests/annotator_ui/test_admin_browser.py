@@ -208,7 +208,7 @@ def test_retrain_progress_with_stubbed_jobs_api(
     fake.hold_at = None
     page.wait_for_function(f"() => {ADMIN}.jobStatus === 'succeeded'", timeout=20_000)
 
-    assert fake.posted == [{"supervision": "bg-click", "epochs": 4}]
+    assert fake.posted == [{"supervision": "bg-click", "recipe": "studio", "epochs": 4}]
     assert fake.progress_seen == sorted(fake.progress_seen) and fake.progress_seen[-1] == 1.0
     assert len(set(fake.progress_seen)) >= 4  # the bar moved through the epochs
     assert page.locator("#job-progress").evaluate("p => p.value") == 1
@@ -286,6 +286,7 @@ def test_retrain_end_to_end(
         page.wait_for_function(f"() => {ADMIN}.loaded === '1'")
         page.get_by_label("Epochs", exact=True).fill("4")
         page.get_by_label("Hidden size").fill("16")
+        page.get_by_label("Recipe").select_option("published")
         page.get_by_role("button", name="Retrain").click()
         page.wait_for_function(f"() => {ADMIN}.jobStatus !== undefined")
         assert held.wait(120), "the training never reached epoch 2"
@@ -307,6 +308,9 @@ def test_retrain_end_to_end(
         assert page.locator("#job-progress").evaluate("p => p.value") == 1
         assert seen == sorted(seen)
         page.locator("#versions-table tbody tr[data-version-id]").first.wait_for()
+        (version,) = client.get("/api/v1/model-versions", headers=admin.h).json()
+        assert version["config"]["recipe"]["name"] == "published"  # the form's recipe
+        assert "published" in page.locator("#versions-table tbody").inner_text()
         page.screenshot(path=str(screenshot_dir / "admin.png"), full_page=True)
     finally:
         release.set()

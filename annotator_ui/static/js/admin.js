@@ -149,7 +149,7 @@ function watch(job) {
 
 $("retrain-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const body = { supervision: $("supervision").value };
+  const body = { supervision: $("supervision").value, recipe: $("recipe").value };
   for (const k of ["epochs", "hidden", "seed"]) {
     const v = $(k).value.trim();
     if (v !== "") body[k] = Number(v);
@@ -159,7 +159,7 @@ $("retrain-form").addEventListener("submit", async (ev) => {
   try {
     const job = await api("/training-jobs", { method: "POST", body });
     if (body.epochs) requestedEpochs.set(job.id, body.epochs);
-    say(`Training job #${job.id} started (${body.supervision}).`);
+    say(`Training job #${job.id} started (${body.supervision}, recipe ${body.recipe}).`);
     watch(job);
     loadJobs();
   } catch (e) {
