@@ -94,6 +94,7 @@ def evaluate(
     items: Sequence[VideoItem],
     class_names: Sequence[str],
     post: PostConfig,
+    refiner: Any = None,
 ) -> dict[str, Any]:
     """mAP per tIoU (ActivityNet, ``model.evaluate.compute_map``), the DETAD
     false-positive breakdown (``model.analysis.false_positive_analysis``) and each video's
@@ -107,7 +108,7 @@ def evaluate(
     with_gt = [it for it in items if it.gt_segments]
     if not with_gt:
         raise ValueError("no video with ground truth to evaluate on")
-    results = predict(model, with_gt, post)
+    results = predict(model, with_gt, post, refiner=refiner)
     gt = {it.name: [(s, e, class_names[c]) for s, e, c in it.gt_segments or []] for it in with_gt}
     preds = {
         name: [(s, e, class_names[c], score) for s, e, c, score in res.segments]
@@ -126,8 +127,45 @@ def evaluate(
     }
 
 
+def training_fit(
+    model: BackTAL, data: Dataset, post: PostConfig, refiner: Any = None
+) -> tuple[dict[str, Any] | None, str | None]:
+    """mAP of the version on the *training* videos that have imported ground truth, and a
+    line for the job log (None, None when none has): these videos trained the model, so this
+    checks that it learned what it was shown — it does not measure how it generalizes (the
+    validation set does)."""
+    from model.evaluate import compute_map
+    from model.train import predict
+
+    with_gt = [
+        it
+        for it in data.items
+        if it.gt_segments
+        and all(g.origin == "imported" for g in data.ground_truth.get(it.name, []))
+    ]
+    if not with_gt:
+        return None, None
+    results = predict(model, with_gt, post, refiner=refiner)
+    names = data.class_names
+    gt = {it.name: [(s, e, names[c]) for s, e, c in it.gt_segments or []] for it in with_gt}
+    preds = {n: [(s, e, names[c], sc) for s, e, c, sc in r.segments] for n, r in results.items()}
+    result = compute_map(gt, preds)
+    out = {
+        "videos": len(with_gt),
+        "mAP": result["mAP"],
+        "avg_0.1_0.7": result["avg_0.1_0.7"],
+    }
+    line = (
+        f"fit on the imported ground truth of the {_videos(len(with_gt))} it trained on: "
+        f"mAP@0.5 {out['mAP'].get('0.5', float('nan')):.3f}, avg 0.1:0.7 "
+        f"{out['avg_0.1_0.7']:.3f} (a check that it learned what it was shown, not a measure "
+        "of new videos: that is the validation set's)"
+    )
+    return out, line
+
+
 def measure(
-    model: BackTAL, data: Dataset, post: PostConfig, min_videos: int
+    model: BackTAL, data: Dataset, post: PostConfig, min_videos: int, refiner: Any = None
 ) -> tuple[dict[str, Any] | None, str]:
     """The version's measure on the validation set (``metrics["validation"]``) and a line
     for the job log; None when no validation video has ground truth."""
@@ -136,7 +174,7 @@ def measure(
             "not measured on a validation set: no validation video has segments (an admin "
             "marks videos as validation; their imported ground truth or drawn segments count)"
         )
-    out = evaluate(model, data.validation, data.class_names, post)
+    out = evaluate(model, data.validation, data.class_names, post, refiner)
     out["enough"] = len(data.validation) >= min_videos
     line = (
         f"validation set ({_videos(len(data.validation))}, {out['segments']} segments): "

@@ -27,7 +27,7 @@ from server.suggestions.compute import (
 from server.training.configs import resolve_job
 from server.training.dataset import Dataset, build_dataset
 from server.training.service import check_trainable
-from server.training.validation import choose_held_out
+from server.training.validation import choose_held_out, training_fit
 from server.training.validation import measure as measure_on_validation
 from server.worker.context import JobCancelled, JobContext, PermanentJobError
 
@@ -163,7 +163,7 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
     }
     held = [it for it in data.items if it.name in set(result.holdout) and it.gt_segments]
     if held:  # mAP on held-out videos that have ground truth (logged when the split is enough)
-        preds = predict(result.model, held, train_config.post)
+        preds = predict(result.model, held, train_config.post, refiner=result.refiner)
         gt = {
             it.name: [(s, e, data.class_names[c]) for s, e, c in it.gt_segments or []]
             for it in held
@@ -179,15 +179,29 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
                 f"mAP@0.5 {metrics['holdout_map']['mAP'].get('0.5', float('nan')):.3f}, "
                 f"avg 0.1:0.7 {metrics['holdout_map']['avg_0.1_0.7']:.3f}"
             )
-    validation, line = measure_on_validation(result.model, data, train_config.post, min_val)
+    validation, line = measure_on_validation(
+        result.model, data, train_config.post, min_val, result.refiner
+    )
     if validation is not None:
         metrics["validation"] = validation
     ctx.log(line)
+    fit_check, fit_line = training_fit(result.model, data, train_config.post, result.refiner)
+    if fit_check is not None:
+        metrics["training_fit"] = fit_check
+        ctx.log(fit_line or "")
     storage = ctx.store()
     checkpoint_key = f"{MODELS}/job{ctx.job_id}-{uuid.uuid4().hex[:8]}.pt"
     with ctx.work_dir() as work:
         local = work / "checkpoint.pt"
-        save_checkpoint(local, result.model, model_config, train_config, data.class_names, metrics)
+        save_checkpoint(
+            local,
+            result.model,
+            model_config,
+            train_config,
+            data.class_names,
+            metrics,
+            refiner=result.refiner,
+        )
         storage.put_file(checkpoint_key, local, move=True)
     ctx.progress(0.95, "checkpoint written", force=True)
     summary = dict(data.summary)
@@ -319,7 +333,7 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
     suggest_cfg = suggest_config(ctx.settings)
     for i, item in enumerate(items):
         ctx.check_stop()
-        res = predict(model, [item], post_cfg)[item.name]
+        res = predict(model, [item], post_cfg, refiner=meta.get("refiner"))[item.name]
         results[item.name] = res
         vid = data.video_ids[item.name]
         fg_filter, fg_base = foreground_beliefs(model, item.features)
