@@ -460,7 +460,12 @@ def plot(version: int, arms: dict[str, dict[int, dict[str, Any]]], path: Path) -
            ylabel="precision of the flags (%)",
            title=f"sim v{version}: click QA on planted errors (held-out folds)")  # fmt: skip
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, title="min score 0.05…0.95 (○ default, × seeds)", title_fontsize=7)
+    ax.legend(
+        fontsize=7,
+        title="min score 0.05…0.95 (○ default, × seeds)",
+        title_fontsize=7,
+        loc="lower left",
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
