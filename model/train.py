@@ -377,10 +377,13 @@ def fit(
     class_names: Sequence[str] | None = None,
     on_progress: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_epoch_model: Callable[[int, BackTAL], None] | None = None,
 ) -> FitResult:
     """Train BackTAL; return the model at the best held-out epoch.
 
-    ``val_items`` (videos of the training split set aside by the caller) replace the automatic
+    ``on_epoch_model(epoch, model)`` sees the model after each epoch (it must not change it:
+    benchmarks measure curves with it). ``val_items`` (videos of the training split set aside
+    by the caller) replace the automatic
     hold-out of ``config.holdout_fraction`` of ``train_items``. Never pass the test split.
     ``class_names`` is accepted for symmetry with checkpoints and not needed here.
     """
@@ -449,6 +452,9 @@ def fit(
             if best_key is None or key > best_key:
                 best_key, best_epoch = key, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if on_epoch_model is not None and (ctx is None or ctx.is_main):
+            on_epoch_model(epoch, model)  # e.g. a benchmark's time-to-accuracy curve
+            model.train()
         stopping = bool(held) and stop_early(best_epoch, epoch, config.patience, config.min_epochs)
         if on_progress is not None and (ctx is None or ctx.is_main):
             on_progress(

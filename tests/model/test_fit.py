@@ -418,3 +418,18 @@ def test_early_stopping_ends_training_and_returns_the_best_epoch() -> None:
     assert full.history[:ran] == [
         {k: v for k, v in h.items() if k != "stopped"} for h in result.history
     ]
+
+
+def test_on_epoch_model_sees_each_epoch_and_changes_nothing() -> None:
+    items = make_toy_videos(6)
+    seen: list[int] = []
+
+    def look(epoch: int, model) -> None:  # type: ignore[no-untyped-def]
+        seen.append(epoch)
+        predict(model, items[:2], FAST.post)  # what a benchmark's curve does
+
+    a = fit(FAST, tiny_model_config(), items, on_epoch_model=look).model.state_dict()
+    b = fit(FAST, tiny_model_config(), items).model.state_dict()
+    assert seen == [1, 2, 3, 4]
+    for key in a:
+        assert torch.equal(a[key], b[key]), key

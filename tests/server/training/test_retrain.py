@@ -116,8 +116,9 @@ def test_end_to_end_retrain_predict_export_eval(
     # the imported GT of the videos it trained on: a fit check, labelled as such in the log
     fit_check = version["metrics"]["training_fit"]
     assert fit_check["videos"] == 4 and 0.0 <= fit_check["mAP"]["0.5"] <= 1.0
-    assert "fit on the imported ground truth of the 4 videos it trained on: mAP@0.5" in (
-        done["log_tail"]
+    assert (
+        "fit on the imported ground truth of the 4 videos it trained on: mAP@0.5"
+        in (done["log_tail"])
     )
     assert (settings.media_dir / version["config"]["extractor"]).name == "tiny-stats"
     # the resolved recipe: studio (the default), what the request and the product changed
