@@ -225,6 +225,160 @@ def decision_lines(decision: dict[str, Any], versions: Sequence[int]) -> list[st
     return [*lines, "", f"Rule (family 1): {verdict}."]
 
 
+REFINE_REFERENCE = "bg-click:published+refine"
+
+
+def refine_decision(
+    runs: Sequence[dict[str, Any]], versions: Sequence[int], draws: int = 200
+) -> dict[str, Any]:
+    """The family-2 rule as amendment 3 applies it (docs/research/click-losses.md): the second
+    stage joins the studio recipe when ``bg-click:published+refine`` − ``bg-click:published``
+    (mean per-seed held-out mAP@0.5) is ≥ 0 on every version and its t-interval excludes 0 on
+    at least one; the other ``X+refine`` − ``X`` margins are reported beside it."""
+    pool = Pool(runs, "heldout")
+    table: dict[str, dict[int, Any]] = {}
+    for arm in sorted({r["arm"] for r in runs}):
+        parsed = Arm.parse(arm)
+        if not parsed.refine or parsed.offset:
+            continue
+        base = Arm(parsed.mode, parsed.click_loss, False, 0).name
+        for v in versions:
+            m = margin(runs, pool, v, arm, base, draws)
+            if m is not None:
+                table.setdefault(arm, {})[v] = {
+                    "base": base,
+                    "seeds": m["seeds"],
+                    "diff": m["t"]["0.5"][0],
+                    "lo": m["t"]["0.5"][1],
+                    "hi": m["t"]["0.5"][2],
+                }
+    rows = table.get(REFINE_REFERENCE, {})
+    if set(rows) != set(versions):
+        return {"table": table, "decided": False, "adopted": False}
+    adopted = all(rows[v]["diff"] >= 0 for v in versions) and any(
+        rows[v]["lo"] > 0 for v in versions
+    )
+    return {"table": table, "decided": True, "adopted": adopted}
+
+
+def refine_decision_lines(decision: dict[str, Any], versions: Sequence[int]) -> list[str]:
+    lines = [
+        "| second stage | "
+        + " | ".join(f"Δ v{v} @0.5 [95 % t-interval] (seeds)" for v in versions)
+        + " |",
+        "| --- | " + " | ".join("---:" for _ in versions) + " |",
+    ]
+    for arm, rows in decision["table"].items():
+        cells = []
+        for v in versions:
+            r = rows.get(v)
+            cells.append(
+                "–"
+                if r is None
+                else f"{100 * r['diff']:+.1f} [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}] "
+                f"({len(r['seeds'])})"
+            )
+        base = next(iter(rows.values()))["base"]
+        lines.append(f"| {arm} − {base} | " + " | ".join(cells) + " |")
+    if not decision["decided"]:
+        verdict = f"`{REFINE_REFERENCE}` does not have every version yet"
+    elif decision["adopted"]:
+        verdict = "the second stage is **adopted** into the studio recipe"
+    else:
+        verdict = "the second stage is **not adopted**: it stays an option (`second_stage`)"
+    return [*lines, "", f"Rule (family 2, amendment 3): {verdict}."]
+
+
+def per_tiou(
+    runs: Sequence[dict[str, Any]], version: int, arms: Sequence[str], split: str = "test"
+) -> dict[str, dict[str, list[float]]]:
+    """arm -> tIoU -> the per-seed mAP values (fractions)."""
+    by = _by(runs)
+    out: dict[str, dict[str, list[float]]] = {}
+    for arm in arms:
+        for s in _seeds_of(by, arm, version):
+            for t, value in by[arm, version, s][split]["mAP"].items():
+                out.setdefault(arm, {}).setdefault(t, []).append(value)
+    return out
+
+
+def per_tiou_lines(table: dict[str, dict[str, list[float]]]) -> list[str]:
+    if not table:
+        return []
+    tious = sorted(next(iter(table.values())), key=float)
+    lines = [
+        "| arm | " + " | ".join(f"@{t}" for t in tious) + " |",
+        "| --- | " + " | ".join("---:" for _ in tious) + " |",
+    ]
+    for arm, row in table.items():
+        lines.append(f"| {arm} | " + " | ".join(_ms(row[t]) for t in tious) + " |")
+    return lines
+
+
+def per_tiou_plot(
+    table: dict[str, dict[str, list[float]]], path: Path, version: int
+) -> Path | None:
+    """Test mAP per tIoU, mean ± std over seeds, one line per arm."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    if not table:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for arm, row in table.items():
+        tious = sorted(row, key=float)
+        mean = np.array([100 * np.mean(row[t]) for t in tious])
+        std = np.array([100 * np.std(row[t], ddof=1) if len(row[t]) > 1 else 0 for t in tious])
+        x = [float(t) for t in tious]
+        ax.plot(x, mean, marker="o", ms=3, label=arm)
+        ax.fill_between(x, mean - std, mean + std, alpha=0.15)
+    ax.set(xlabel="tIoU", ylabel="test mAP (%)", title=f"sim v{version}: test mAP per tIoU "
+           "(mean ± std over seeds)")  # fmt: skip
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def fp_breakdown(
+    runs: Sequence[dict[str, Any]], pool: Pool, version: int, arms: Sequence[str]
+) -> dict[str, dict[str, list[float]]]:
+    """DETAD false-positive analysis (``model.analysis``) of each seed's predictions at tIoU
+    0.5, top 10G per class: arm -> {true_positive and each error type: per-seed share of the
+    analysed predictions}."""
+    from model.analysis import false_positive_analysis
+
+    by = _by(runs)
+    out: dict[str, dict[str, list[float]]] = {}
+    for arm in arms:
+        for s in _seeds_of(by, arm, version):
+            preds = pool.preds(arm, version, s)
+            full = pool.gt(version, s)
+            result = false_positive_analysis({n: full[n] for n in preds}, preds)
+            for kind, share in result["summary"]["share_of_predictions"].items():
+                out.setdefault(arm, {}).setdefault(kind, []).append(share)
+    return out
+
+
+def fp_lines(table: dict[str, dict[str, list[float]]]) -> list[str]:
+    if not table:
+        return []
+    kinds = list(next(iter(table.values())))
+    lines = [
+        "| arm | " + " | ".join(k.replace("_", " ") for k in kinds) + " |",
+        "| --- | " + " | ".join("---:" for _ in kinds) + " |",
+    ]
+    for arm, row in table.items():
+        lines.append(f"| {arm} | " + " | ".join(_ms(row[k]) for k in kinds) + " |")
+    return lines
+
+
 def noise_floor(
     runs: Sequence[dict[str, Any]], pool: Pool, version: int
 ) -> tuple[list[str], list[dict[str, Any]]]:
@@ -320,7 +474,27 @@ def render(
         plot = curves_plot(runs, plots / f"curves-v{version}.png", version)
         if plot is not None:
             parts += [f"![curves v{version}]({plot.name})", ""]
+        if phase == "test":
+            firsts = [a for a in arms if Arm.parse(a).offset == 0]
+            table = per_tiou(runs, version, firsts)
+            parts += [f"Sim v{version}, test mAP per tIoU (%), mean ± std over seeds:", ""]
+            parts += [*per_tiou_lines(table), ""]
+            plot = per_tiou_plot(table, plots / f"per-tiou-v{version}.png", version)
+            if plot is not None:
+                parts += [f"![per tIoU v{version}]({plot.name})", ""]
+            fp = fp_breakdown(runs, Pool(runs, "test"), version, firsts)
+            parts += [
+                f"Sim v{version}, test, DETAD breakdown at tIoU 0.5 (top 10G predictions per "
+                "class; share of the analysed predictions, %, mean ± std over seeds):",
+                "",
+                *fp_lines(fp),
+                "",
+            ]
     decision = family_decision(runs, versions, draws=min(draws, 200))
     parts += ["## Family 1: the choice on held-out folds", "", *decision_lines(decision, versions)]
     (plots / "decision-family1.json").write_text(json.dumps(decision, indent=1))
+    second = refine_decision(runs, versions, draws=min(draws, 200))
+    parts += ["", "## Family 2: the second stage on held-out folds", ""]
+    parts += refine_decision_lines(second, versions)
+    (plots / "decision-family2.json").write_text(json.dumps(second, indent=1))
     return "\n".join(parts)

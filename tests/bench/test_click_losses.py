@@ -109,8 +109,16 @@ def test_every_arm_kind_runs_resumes_and_reports(tmp_path: Path) -> None:
     decision = json.loads((out / "decision-family1.json").read_text())
     assert decision["chosen"] == "bg-click:filter"  # the only candidate with the reference
     assert set(decision["table"]["bg-click:filter"]) == {"3"}  # JSON keys: the version
+    assert "Family 2: the second stage on held-out folds" in held_text
+    assert "| bg-click:filter+refine − bg-click:filter |" in held_text
+    second = json.loads((out / "decision-family2.json").read_text())
+    assert second["table"]["bg-click:filter+refine"]["3"]["base"] == "bg-click:filter"
+    assert not second["decided"]  # the rule's arm (bg-click:published+refine) was not run
+    assert "test mAP per tIoU" not in held_text and "DETAD" not in held_text
     test_text = report.render([out], "test", draws=20)
     assert "## Sim v3, test" in test_text
+    assert "Sim v3, test mAP per tIoU" in test_text and (out / "per-tiou-v3.png").is_file()
+    assert "DETAD breakdown at tIoU 0.5" in test_text and "| bg-click:filter+refine |" in test_text
     assert (out / "curves-v3.png").is_file()
     stored = json.loads((out / "runs.json").read_text())
     assert stored["settings"]["refine"]["hidden"] == 8
