@@ -15,6 +15,14 @@ def test_plateau_exit_by_hand() -> None:
     assert pr.plateau_exit([3.05, 3.04]) is None
 
 
+def test_time_to_fraction_by_hand() -> None:
+    ends = [10.0, 20.0, 30.0, 40.0]  # cumulative training seconds after epochs 1..4
+    curve = [(2, 0.5), (4, 0.62)]
+    assert pr.time_to_fraction(ends, curve, 0.6, 0.95) == (4, 40.0)  # 0.57 needed
+    assert pr.time_to_fraction(ends, curve, 0.52, 0.95) == (2, 20.0)  # 0.494 needed
+    assert pr.time_to_fraction(ends, curve, 1.0, 0.95) is None
+
+
 def test_product_and_direct_runs_end_to_end(tmp_path: Path) -> None:
     gt, clicks = write_inputs(
         tmp_path, [("video_validation_0000001", 5.0), ("video_validation_0000002", 30.0)]
@@ -26,7 +34,8 @@ def test_product_and_direct_runs_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert pr.main([
         "--gt", str(gt), "--clicks", str(clicks), "--T", "40", "--feature-dim", "16",
-        "--direct-seeds", "0", "--direct-threads", "1", "--out-dir", str(out),
+        "--direct-seeds", "0", "--direct-threads", "1", "--curve-every", "20",
+        "--out-dir", str(out),
     ]) == 0  # fmt: skip
     payload = json.loads((out / "product_retrain.json").read_text())
     run = payload["product"]["defaults"]
@@ -37,5 +46,7 @@ def test_product_and_direct_runs_end_to_end(tmp_path: Path) -> None:
     assert set(run["test"]["mAP"]) >= {"0.5"}
     (direct,) = payload["direct"]
     assert direct["seed"] == 0 and direct["epochs_run"] >= 1
+    assert [e for e, _ in direct["test_curve"]] == [20, 40]  # every 20 epochs, and the last
+    assert len(direct["epoch_end_s"]) == direct["epochs_run"]
     text = (out / "product_retrain.md").read_text()
     assert "product Retrain (defaults)" in text and "direct fit, seed 0" in text
