@@ -58,9 +58,8 @@ def make_sim(gt: Path, clicks: Path, out: Path, seed: int, version: int, T: int,
 
     from model import sim
 
-    params = sim.SimParams(
-        feature_dim=dim, T=T, **({"lookalike_rate_per_min": 0.0} if version == 2 else {})
-    )
+    v2: dict[str, Any] = {"lookalike_rate_per_min": 0.0} if version == 2 else {}
+    params = sim.SimParams(feature_dim=dim, T=T, **v2)
     cfg = out / "sim_config.json"
     if cfg.exists():
         stored = json.loads(cfg.read_text())
