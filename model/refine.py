@@ -251,9 +251,14 @@ def refine_segments(
     items: Sequence[VideoItem],
     first: dict[str, Any],
     post: PostConfig,
+    boundaries: bool = True,
+    scores: bool = True,
 ) -> dict[str, list[Segment]]:
     """New boundaries and scores for the first stage's proposals (module docstring)."""
-    return {it.name: refine_one(refiner, it, first[it.name][0], post) for it in items}
+    return {
+        it.name: refine_one(refiner, it, first[it.name][0], post, boundaries, scores)
+        for it in items
+    }
 
 
 def refine_proposals(
@@ -262,9 +267,13 @@ def refine_proposals(
     distances: np.ndarray,
     duration: float,
     post: PostConfig,
+    boundaries: bool = True,
+    scores: bool = True,
 ) -> list[Segment]:
     """One video: proposals (start_s, end_s, class, score), refiner probabilities (C+1, T) and
-    distances (2, T, in snippets) -> refined, re-scored, NMS'd proposals."""
+    distances (2, T, in snippets) -> refined, re-scored, NMS'd proposals. ``boundaries`` /
+    ``scores`` False keep the proposal's own edges / score (an ablation: which of the two
+    the second stage changes for better or worse; docs/research/click-losses.md)."""
     length = probs.shape[1]
     per_snippet = duration / length
     centres = np.arange(length) + 0.5
@@ -280,24 +289,31 @@ def refine_proposals(
         new_lo = float(np.sum(w * starts[lo:hi]) / w.sum())
         new_hi = float(np.sum(w * ends[lo:hi]) / w.sum())
         new_lo, new_hi = max(0.0, new_lo), min(float(length), new_hi)
+        if not boundaries:
+            new_lo, new_hi = start_s / per_snippet, end_s / per_snippet
         if new_hi <= new_lo:
             continue
         a = int(np.floor(new_lo + 1e-9))
         b = max(a + 1, int(np.ceil(new_hi - 1e-9)))  # snippets inside, float noise aside
-        confidence = float(probs[c, a:b].mean())
+        confidence = float(probs[c, a:b].mean()) if scores else 0.0
         refined.append((new_lo * per_snippet, new_hi * per_snippet, int(c), score + confidence))
     out: list[Segment] = []
     for c in sorted({r[2] for r in refined}):
         mine = [r for r in refined if r[2] == c]
         segs = np.array([[r[0], r[1]] for r in mine])
-        scores = np.array([r[3] for r in mine])
-        keep = nms(segs, scores, post.nms_threshold, post.nms_plus_one)
+        values = np.array([r[3] for r in mine])
+        keep = nms(segs, values, post.nms_threshold, post.nms_plus_one)
         out += [mine[int(k)] for k in keep]
     return out
 
 
 def refine_one(
-    refiner: Refiner, item: VideoItem, segments: Sequence[Segment], post: PostConfig
+    refiner: Refiner,
+    item: VideoItem,
+    segments: Sequence[Segment],
+    post: PostConfig,
+    boundaries: bool = True,
+    scores: bool = True,
 ) -> list[Segment]:
     """The second stage on one video's first-stage proposals (what ``predict`` calls)."""
     if not segments:
@@ -309,7 +325,7 @@ def refine_one(
         logits, dist = refiner(x)
     probs = torch.softmax(logits[0], 0).cpu().numpy().astype(np.float64)  # (C+1, T)
     d = dist[0].cpu().numpy().astype(np.float64)  # (2, T)
-    return refine_proposals(segments, probs, d, item.duration, post)
+    return refine_proposals(segments, probs, d, item.duration, post, boundaries, scores)
 
 
 def refiner_state(refiner: Refiner) -> dict[str, Any]:

@@ -21,7 +21,14 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 RESEARCH = ROOT / "docs" / "research"
 # reports written answer-first (their owners write the others' answers when they have one)
 ANSWER_FIRST = ("supervision.md", "guided.md", "retrain-demo.md")
-PLACEHOLDERS = {"DIR": "/tmp/dir", "TERM": "click", "MODE": "bg-click", "N": "8", "V": "published"}
+PLACEHOLDERS = {
+    "DIR": "/tmp/dir",
+    "TERM": "click",
+    "MODE": "bg-click",
+    "N": "8",
+    "V": "published",
+    "L*": "published",
+}  # L*: a plan's chosen click loss
 
 
 def code_snippets(text: str) -> list[str]:

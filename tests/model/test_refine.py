@@ -74,6 +74,14 @@ def test_refine_proposals_by_hand() -> None:
         [(4.0, 16.0, 0, 0.3), (4.0, 12.0, 0, 0.2)], probs, dist, duration, PostConfig()
     )
     assert len(two) == 1 and two[0][3] == pytest.approx(1.1)
+    # the ablations: its own edges with the new score; the new edges with its own score
+    (kept,) = refine_proposals([(4.0, 16.0, 0, 0.3)], probs, dist, duration, PostConfig(),
+                               boundaries=False)  # fmt: skip
+    # snippets 2..7 inside: class-0 probability 0.8, 0.8, 0.8, 0.8, 0, 0 -> mean 0.5333
+    assert kept[:3] == pytest.approx((4.0, 16.0, 0)) and kept[3] == pytest.approx(0.3 + 3.2 / 6)
+    (moved,) = refine_proposals([(4.0, 16.0, 0, 0.3)], probs, dist, duration, PostConfig(),
+                                scores=False)  # fmt: skip
+    assert moved == pytest.approx((4.0, 12.0, 0, 0.3))
 
 
 def test_second_stage_trains_and_keeps_the_planted_actions() -> None:
