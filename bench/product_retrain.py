@@ -369,6 +369,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="torch threads of the direct fits (0: torch's default, as the worker has)",
     )
     p.add_argument("--out-dir", type=Path, default=ROOT / "data" / "bench" / "product-retrain")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the runs of OUT/product_retrain.json made on the same sim and run only the "
+        "missing ones (e.g. more --direct-seeds)",
+    )
     args = p.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -386,21 +392,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         "direct": [],
         "direct_recipe": "studio (the job's configs)",
     }
+    stored_path = args.out_dir / "product_retrain.json"
+    if args.resume and stored_path.exists():
+        stored = json.loads(stored_path.read_text())
+        if stored["sim"] != payload["sim"]:
+            raise SystemExit(f"{stored_path} was made on {stored['sim']}: use another --out-dir")
+        payload["product"], payload["direct"] = stored["product"], stored["direct"]
+        payload["command"] = stored["command"] + " + " + payload["command"]
+
+    def write() -> None:  # after every run: a stopped benchmark keeps what it measured
+        tmp = stored_path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(payload, indent=1))
+        tmp.replace(stored_path)
+
     recipes = [None] + (["published"] if args.published else [])
     for recipe in recipes:
         key = recipe or "defaults"
+        if key in payload["product"]:
+            continue
         log(f"product Retrain ({key})")
         with tempfile.TemporaryDirectory(prefix="backtal-product-", dir=args.out_dir) as tmp:
             payload["product"][key] = product_run(sim_dir, args.clicks, Path(tmp), recipe, log)
         log(f"  {payload['product'][key]['test']['mAP']['0.5']:.3f} mAP@0.5")
+        write()
     if args.direct_threads:
         import torch
 
         torch.set_num_threads(args.direct_threads)
+    done = {run["seed"] for run in payload["direct"]}
     for seed in args.direct_seeds:
+        if seed in done:
+            continue
         log(f"direct fit seed {seed}")
         payload["direct"].append(direct_run(sim_dir, seed, None, args.curve_every))
-    (args.out_dir / "product_retrain.json").write_text(json.dumps(payload, indent=1))
+        write()
+    write()
     text = render(payload)
     (args.out_dir / "product_retrain.md").write_text(text)
     print(text)

@@ -50,3 +50,11 @@ def test_product_and_direct_runs_end_to_end(tmp_path: Path) -> None:
     assert len(direct["epoch_end_s"]) == direct["epochs_run"]
     text = (out / "product_retrain.md").read_text()
     assert "product Retrain (defaults)" in text and "direct fit, seed 0" in text
+    # --resume keeps both runs and adds only the new direct seed
+    assert pr.main([
+        "--gt", str(gt), "--clicks", str(clicks), "--T", "40", "--feature-dim", "16",
+        "--direct-seeds", "0", "1", "--direct-threads", "1", "--out-dir", str(out), "--resume",
+    ]) == 0  # fmt: skip
+    again = json.loads((out / "product_retrain.json").read_text())
+    assert again["product"] == payload["product"] and again["direct"][0] == direct
+    assert [r["seed"] for r in again["direct"]] == [0, 1] and "--resume" in again["command"]
