@@ -76,6 +76,30 @@ class SuggestConfig:
     )
 
 
+# The suggestion rules bench.suggest_rules compares: rule -> (signal weights, the weakest score
+# suggested). ``default`` is the first design's mix (the four model signals, floor 0.2; the
+# product's default until 2026-12-06); a single-signal rule ranks by its signal with a floor of
+# 0.01 (under 0.2 two signals suggested next to nothing: docs/research/guided.md, the
+# amendment); ``only-coverage`` is the coverage rule (farthest-point moments over the unclicked
+# time, preferring what the model calls background).
+FIRST_DESIGN_MIN_SCORE = 0.2
+RULES: dict[str, tuple[dict[str, float], float]] = {
+    "default": (dict.fromkeys(MODEL_SIGNALS, 1.0), FIRST_DESIGN_MIN_SCORE),
+    **{f"only-{r}": ({q: float(q == r) for q in MODEL_SIGNALS}, 0.01) for r in MODEL_SIGNALS},
+    f"only-{COVERAGE}": ({COVERAGE: 1.0, **dict.fromkeys(MODEL_SIGNALS, 0.0)}, 0.01),
+}
+# The product's default rule, chosen on held-out videos by the written rule of
+# docs/research/guided.md ("Suggestion rules under the studio recipe", 2026-12-06): the server's
+# BACKTAL_SUGGEST_REASONS and BACKTAL_SUGGEST_MIN_SCORE default to its signals and floor.
+PRODUCT_RULE = f"only-{COVERAGE}"
+
+
+def rule_signals(rule: str) -> list[str]:
+    """The signals a rule ranks by (weight > 0), in REASONS order."""
+    weights = RULES[rule][0]
+    return [r for r in REASONS if weights.get(r, 0.0) > 0]
+
+
 @dataclass(frozen=True)
 class Suggestion:
     t_s: float

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from model.suggest import MODEL_SIGNALS
+from model.suggest import PRODUCT_RULE, RULES, rule_signals
 from model.suggest import REASONS as SUGGEST_REASONS
 
 MiB = 1024 * 1024
@@ -146,11 +146,16 @@ class Settings(BaseSettings):
     suggest_click_radius_s: float = Field(
         default=1.0, ge=0, description="No suggestion this close to a background click."
     )
-    suggest_min_score: float = Field(default=0.2, ge=0, description="Weakest suggestion offered.")
+    # the defaults are the benchmark's chosen rule (model.suggest.PRODUCT_RULE: coverage, floor
+    # 0.01; docs/research/guided.md); the first design's mix is suggest_reasons=
+    # low_confidence,branch_disagreement,segment_border,unlabelled_activation with min score 0.2
+    suggest_min_score: float = Field(
+        default=RULES[PRODUCT_RULE][1], ge=0, description="Weakest suggestion offered."
+    )
     suggest_reasons: str = Field(
-        default=",".join(MODEL_SIGNALS),
+        default=",".join(rule_signals(PRODUCT_RULE)),
         description="Comma-separated signals a suggestion may come from; the others are not "
-        "offered (docs/guided.md has what each signal's clicks did on the benchmark).",
+        "offered (docs/research/guided.md has what each signal's clicks did on the benchmark).",
     )
     qa_min_score: float = Field(
         default=0.5, description="A predicted segment this confident flags clicks inside it."

@@ -53,21 +53,11 @@ from bench.lab.training import (
     outputs_backtal,
     with_clicks,
 )
-from model.suggest import COVERAGE, MODEL_SIGNALS, SuggestConfig
+from model.suggest import MODEL_SIGNALS, RULES, SuggestConfig
 from model.train import fit
 
 WEAK, A1_ALL, RANDOM_BG = "weak", "a1-all", "random-bg"
-# rule -> (signal weights, the weakest score suggested). ``default`` is the product's (the
-# four model signals, SuggestConfig's default weights); a single-signal rule ranks by its
-# signal with a floor of 0.01 (under the product's 0.2 floor two signals suggested next to
-# nothing in the smoke run: docs/research/guided.md, the amendment). ``only-coverage`` is
-# the coverage rule (farthest-point moments over the unclicked time, preferring what the
-# model calls background: the random-bg arm as a rule an annotator can answer).
-RULES: dict[str, tuple[dict[str, float], float]] = {
-    "default": (dict.fromkeys(MODEL_SIGNALS, 1.0), SuggestConfig.min_score),
-    **{f"only-{r}": ({q: float(q == r) for q in MODEL_SIGNALS}, 0.01) for r in MODEL_SIGNALS},
-    f"only-{COVERAGE}": ({COVERAGE: 1.0, **dict.fromkeys(MODEL_SIGNALS, 0.0)}, 0.01),
-}
+# the rules (weights, floor) live in model.suggest.RULES: the product's default is one of them
 # the candidates of the run in docs/research/guided.md (before the coverage rule existed):
 # --legacy-recipe runs exactly these, so that its results key and choice are reproduced
 LEGACY_RULES = ("default", *(f"only-{r}" for r in MODEL_SIGNALS))

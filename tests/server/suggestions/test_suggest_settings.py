@@ -7,7 +7,10 @@ from pydantic import ValidationError
 
 from model.suggest import (
     LOW_CONFIDENCE,
+    MODEL_SIGNALS,
+    PRODUCT_RULE,
     REASONS,
+    RULES,
     SEGMENT_BORDER,
     UNLABELLED_ACTIVATION,
     rank_suggestions,
@@ -26,11 +29,20 @@ def _settings(**kw: object) -> Settings:
     return Settings(**(base | kw))  # type: ignore[arg-type]
 
 
-def test_default_offers_the_four_model_signals_not_coverage() -> None:
-    weights = suggest_config(Settings()).weights
-    assert weights == {**dict.fromkeys(REASONS, 1.0), "coverage": 0.0}
-    coverage = Settings(suggest_reasons="coverage")
-    assert suggest_config(coverage).weights == {**dict.fromkeys(REASONS, 0.0), "coverage": 1.0}
+def test_default_is_the_rule_the_benchmark_chose() -> None:
+    # docs/research/guided.md (2026-12-06): only-coverage, chosen on held-out videos; the
+    # server's defaults are that rule's weights and floor, the same object bench.suggest_rules
+    # ranks with
+    assert PRODUCT_RULE == "only-coverage"
+    cfg = suggest_config(Settings())
+    assert cfg.weights == {**dict.fromkeys(REASONS, 0.0), "coverage": 1.0}
+    assert dict(cfg.weights) == RULES[PRODUCT_RULE][0] and cfg.min_score == RULES[PRODUCT_RULE][1]
+    assert cfg.min_score == 0.01
+    # the first design's mix stays one setting away
+    first = suggest_config(Settings(suggest_reasons=",".join(MODEL_SIGNALS), suggest_min_score=0.2))
+    on = {k for k, w in first.weights.items() if w > 0}
+    assert on == {k for k, w in RULES["default"][0].items() if w > 0} == set(MODEL_SIGNALS)
+    assert first.min_score == RULES["default"][1]
 
 
 def test_env_list_is_trimmed_deduplicated_and_validated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -56,7 +68,7 @@ def test_env_list_is_trimmed_deduplicated_and_validated(monkeypatch: pytest.Monk
 def test_left_out_signals_are_not_offered() -> None:
     # the hand-computed case of tests/model/test_suggest.py: 1.0 @ 2.5 (low confidence),
     # 0.3 @ 8.5 (unlabelled activation), 0.16 @ 5.5 (segment border)
-    cfg = suggest_config(_settings())
+    cfg = suggest_config(_settings(suggest_reasons=",".join(MODEL_SIGNALS)))
     every = rank_suggestions(CAS, SCORES, SEGMENTS, 10.0, labels={0}, config=cfg)
     assert [(s.t_s, s.reason) for s in every] == [
         (2.5, LOW_CONFIDENCE),
