@@ -20,7 +20,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 RESEARCH = ROOT / "docs" / "research"
 # reports written answer-first (their owners write the others' answers when they have one)
-ANSWER_FIRST = ("supervision.md", "guided.md", "retrain-demo.md", "click-losses.md")
+ANSWER_FIRST = (
+    "supervision.md",
+    "guided.md",
+    "retrain-demo.md",
+    "click-losses.md",
+    "product-retrain.md",
+)
 PLACEHOLDERS = {
     "DIR": "/tmp/dir",
     "TERM": "click",
