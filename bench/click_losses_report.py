@@ -155,6 +155,31 @@ def margin_lines(margins: Sequence[dict[str, Any] | None]) -> list[str]:
     return lines
 
 
+def _passes_rule(rows: dict[int, Any], versions: Sequence[int]) -> bool:
+    """The pre-registered rule of both families: Δ ≥ 0 on every version and the t-interval
+    above 0 on at least one."""
+    return all(rows[v]["diff"] >= 0 for v in versions) and any(rows[v]["lo"] > 0 for v in versions)
+
+
+def _delta_entry(m: dict[str, Any]) -> dict[str, Any]:
+    """A margin's seeds, mean per-seed Δ@0.5 and its t-interval."""
+    mean, lo, hi = m["t"]["0.5"]
+    return {"seeds": m["seeds"], "diff": mean, "lo": lo, "hi": hi}
+
+
+def _delta_header(first: str, versions: Sequence[int], tail: Sequence[str]) -> list[str]:
+    heads = [first, *(f"Δ v{v} @0.5 [95 % t-interval] (seeds)" for v in versions), *tail]
+    return ["| " + " | ".join(heads) + " |", "| --- |" + " ---: |" * (len(heads) - 1)]
+
+
+def _delta_cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    return (
+        f"{100 * r['diff']:+.1f} [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}] ({len(r['seeds'])})"
+    )
+
+
 def family_decision(
     runs: Sequence[dict[str, Any]], versions: Sequence[int], draws: int = 200
 ) -> dict[str, Any]:
@@ -178,40 +203,20 @@ def family_decision(
         for v in versions:
             m = margin(runs, pool, v, cand, REFERENCE, draws)
             if m is not None:
-                table.setdefault(cand, {})[v] = {
-                    "seeds": m["seeds"],
-                    "diff": m["t"]["0.5"][0],
-                    "lo": m["t"]["0.5"][1],
-                    "hi": m["t"]["0.5"][2],
-                }
+                table.setdefault(cand, {})[v] = _delta_entry(m)
     complete = {c: t for c, t in table.items() if set(t) == set(versions)}
     if not complete:
         return {"table": table, "chosen": None, "adopted": False}
     best = max(complete, key=lambda c: min(complete[c][v]["diff"] for v in versions))
     rows = complete[best]
-    adopted = all(rows[v]["diff"] >= 0 for v in versions) and any(
-        rows[v]["lo"] > 0 for v in versions
-    )
+    adopted = _passes_rule(rows, versions)
     return {"table": table, "chosen": best, "adopted": adopted}
 
 
 def decision_lines(decision: dict[str, Any], versions: Sequence[int]) -> list[str]:
-    lines = [
-        "| candidate | "
-        + " | ".join(f"Δ v{v} @0.5 [95 % t-interval] (seeds)" for v in versions)
-        + " | min over versions |",
-        "| --- | " + " | ".join("---:" for _ in versions) + " | ---: |",
-    ]
+    lines = _delta_header("candidate", versions, ["min over versions"])
     for cand, rows in decision["table"].items():
-        cells = []
-        for v in versions:
-            r = rows.get(v)
-            cells.append(
-                "–"
-                if r is None
-                else f"{100 * r['diff']:+.1f} [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}] "
-                f"({len(r['seeds'])})"
-            )
+        cells = [_delta_cell(rows.get(v)) for v in versions]
         worst = min((rows[v]["diff"] for v in versions if v in rows), default=float("nan"))
         lines.append(f"| {cand} | " + " | ".join(cells) + f" | {100 * worst:+.1f} |")
     chosen = decision["chosen"]
@@ -245,39 +250,18 @@ def refine_decision(
         for v in versions:
             m = margin(runs, pool, v, arm, base, draws)
             if m is not None:
-                table.setdefault(arm, {})[v] = {
-                    "base": base,
-                    "seeds": m["seeds"],
-                    "diff": m["t"]["0.5"][0],
-                    "lo": m["t"]["0.5"][1],
-                    "hi": m["t"]["0.5"][2],
-                }
+                table.setdefault(arm, {})[v] = {"base": base, **_delta_entry(m)}
     rows = table.get(REFINE_REFERENCE, {})
     if set(rows) != set(versions):
         return {"table": table, "decided": False, "adopted": False}
-    adopted = all(rows[v]["diff"] >= 0 for v in versions) and any(
-        rows[v]["lo"] > 0 for v in versions
-    )
+    adopted = _passes_rule(rows, versions)
     return {"table": table, "decided": True, "adopted": adopted}
 
 
 def refine_decision_lines(decision: dict[str, Any], versions: Sequence[int]) -> list[str]:
-    lines = [
-        "| second stage | "
-        + " | ".join(f"Δ v{v} @0.5 [95 % t-interval] (seeds)" for v in versions)
-        + " |",
-        "| --- | " + " | ".join("---:" for _ in versions) + " |",
-    ]
+    lines = _delta_header("second stage", versions, [])
     for arm, rows in decision["table"].items():
-        cells = []
-        for v in versions:
-            r = rows.get(v)
-            cells.append(
-                "–"
-                if r is None
-                else f"{100 * r['diff']:+.1f} [{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}] "
-                f"({len(r['seeds'])})"
-            )
+        cells = [_delta_cell(rows.get(v)) for v in versions]
         base = next(iter(rows.values()))["base"]
         lines.append(f"| {arm} − {base} | " + " | ".join(cells) + " |")
     if not decision["decided"]:
@@ -315,16 +299,34 @@ def per_tiou_lines(table: dict[str, dict[str, list[float]]]) -> list[str]:
     return lines
 
 
-def per_tiou_plot(
-    table: dict[str, dict[str, list[float]]], path: Path, version: int
-) -> Path | None:
-    """Test mAP per tIoU, mean ± std over seeds, one line per arm."""
+def _pyplot() -> Any:
+    """matplotlib.pyplot on the Agg backend, or None without matplotlib."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def _save(plt: Any, fig: Any, axes: Sequence[Any], path: Path) -> Path:
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def per_tiou_plot(
+    table: dict[str, dict[str, list[float]]], path: Path, version: int
+) -> Path | None:
+    """Test mAP per tIoU, mean ± std over seeds, one line per arm."""
+    plt = _pyplot()
+    if plt is None:
         return None
     if not table:
         return None
@@ -338,12 +340,7 @@ def per_tiou_plot(
         ax.fill_between(x, mean - std, mean + std, alpha=0.15)
     ax.set(xlabel="tIoU", ylabel="test mAP (%)", title=f"sim v{version}: test mAP per tIoU "
            "(mean ± std over seeds)")  # fmt: skip
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, [ax], path)
 
 
 def fp_breakdown(
@@ -412,12 +409,8 @@ def noise_floor(
 
 def curves_plot(runs: Sequence[dict[str, Any]], path: Path, version: int) -> Path | None:
     """Held-out avg mAP per epoch, one line per run, coloured by arm."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return None
     mine = [r for r in runs if r["version"] == version and r["history"]]
     if not mine:
@@ -437,13 +430,7 @@ def curves_plot(runs: Sequence[dict[str, Any]], path: Path, version: int) -> Pat
     ax1.set(xlabel="epoch", ylabel="training video_supp", title=f"sim v{version}: training loss")
     ax2.set(xlabel="epoch", ylabel="held-out avg mAP 0.1:0.7 (%)",
             title=f"sim v{version}: held-out fold (one line per seed)")  # fmt: skip
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(plt, fig, [ax1, ax2], path)
 
 
 def render(
