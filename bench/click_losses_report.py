@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bench import stats
-from bench.click_losses import Arm, load_gt, load_preds
+from bench.lab.click_losses import Arm, load_gt, load_preds
 
 DRAWS = 1000
 REFERENCE = "bg-click:published"

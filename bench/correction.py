@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.click_losses import Arm, load_preds
+from bench.lab.click_losses import Arm, load_preds
 from model.correction import (
     MIN_TOLERANCE_S,
     POLICIES,

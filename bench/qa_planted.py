@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.click_losses import Arm, load_preds
 from bench.correction import collect_runs, mean_std, t_interval
+from bench.lab.click_losses import Arm, load_preds
 from model import sim
 from model.suggest import edge_distance, flag_click
 

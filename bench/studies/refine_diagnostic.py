@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.click_losses import FOLDS, Arm, fold_of, run_id
+from bench.lab.click_losses import FOLDS, Arm, fold_of, run_id
 
 WAYS = ("first stage", "second stage", "only its boundaries", "only its scores")
 

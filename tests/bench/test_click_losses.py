@@ -56,6 +56,13 @@ def test_arm_names_parse_and_round_trip() -> None:
             cl.Arm.parse(bad)
 
 
+def test_the_library_scores_the_tious_the_statistics_use() -> None:
+    from bench import stats
+    from bench.lab import click_losses as lab
+
+    assert lab.TIOUS == stats.TIOUS
+
+
 def test_folds_are_fixed_balanced_and_name_order_free() -> None:
     names = [f"video_validation_{i:07d}" for i in range(200)]
     folds = cl.fold_of(names)

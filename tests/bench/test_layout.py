@@ -19,9 +19,6 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 # in them"). Nothing may be added here; the test below fails once a pair is gone, so that it
 # is taken out.
 PENDING = {
-    ("bench.click_losses_report", "bench.click_losses"),
-    ("bench.correction", "bench.click_losses"),
-    ("bench.qa_planted", "bench.click_losses"),
     ("bench.qa_planted", "bench.correction"),
 }
 
