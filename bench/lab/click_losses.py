@@ -18,7 +18,6 @@ from typing import Any
 import numpy as np
 import torch
 
-
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_GT = ROOT.parent / "shared" / "thumos14" / "gt_thumos14.json"
 DEFAULT_CLICKS = ROOT.parent / "shared" / "thumos14" / "THUMOS14_Background-Click-Annotation_A1.txt"
