@@ -94,7 +94,9 @@ def test_suggestions_drawn_jumped_to_and_answered(
     at(2.0)
     page.keyboard.press("s")  # passes 2.0; the next after 2.0 (3.2 is gone) wraps to 0.8
     at(0.8)
-    assert [d["id"] for d in _drawn(page)] == [ids[0.8]]
+    # the passed ones leave the timeline once their pass is stored (an API round trip: under
+    # load it can land after the jump; CI saw the marker of 2.0 still drawn at this line)
+    poll(lambda: [d["id"] for d in _drawn(page)] == [ids[0.8]], page=page)
     page.keyboard.press("b")
     page.wait_for_function(f"() => {ROOT}.suggestions === '0' && {ROOT}.pending === '0'")
     assert _drawn(page) == []  # the marker left (and the lane with it)
