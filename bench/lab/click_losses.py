@@ -127,6 +127,13 @@ def fold_of(names: Sequence[str]) -> dict[str, int]:
     return {ordered[int(i)]: rank % FOLDS for rank, i in enumerate(perm)}
 
 
+def split_fold(train_items: Sequence[Any], seed: int) -> tuple[list[Any], list[Any]]:
+    """(training videos, held-out videos) of ``seed``: fold ``seed mod 5`` is held out."""
+    folds = fold_of([it.name for it in train_items])
+    held = [it for it in train_items if folds[it.name] == seed % FOLDS]
+    return [it for it in train_items if folds[it.name] != seed % FOLDS], held
+
+
 def run_id(arm: Arm, version: int, seed: int) -> str:
     safe = arm.name.replace(":", "_").replace("+", "_").replace("@", "_s")
     return f"v{version}-s{seed}-{safe}"
@@ -159,9 +166,7 @@ def train_task(
     arm = Arm.parse(arm_text)
     out = Path(out_dir)
     train_items, test_items, names = load_sim_items(Path(sim_dir), False)
-    folds = fold_of([it.name for it in train_items])
-    held = [it for it in train_items if folds[it.name] == seed % FOLDS]
-    train = [it for it in train_items if folds[it.name] != seed % FOLDS]
+    train, held = split_fold(train_items, seed)
     started = time.perf_counter()
     model_config, config = recipes.resolve(
         settings.recipe,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.lab.click_losses import FOLDS, Arm, fold_of, run_id
+from bench.lab.click_losses import Arm, run_id, split_fold
 
 WAYS = ("first stage", "second stage", "only its boundaries", "only its scores")
 
@@ -33,18 +33,16 @@ WAYS = ("first stage", "second stage", "only its boundaries", "only its scores")
 def diagnose(out_dir: Path, arm: str, version: int, seed: int) -> dict[str, Any]:
     from bench.lab.sims import load_sim_items
     from model import refine
-    from model.config import PostConfig
+    from model.config import TrainConfig
     from model.evaluate import compute_map
     from model.train import load_checkpoint
 
     settings = json.loads((out_dir / "runs.json").read_text())["settings"]
     train_items, _, _ = load_sim_items(out_dir / f"sim-v{version}" / f"sim-seed{seed}", False)
-    folds = fold_of([it.name for it in train_items])
-    held = [it for it in train_items if folds[it.name] == seed % FOLDS]
-    train = [it for it in train_items if folds[it.name] != seed % FOLDS]
+    train, held = split_fold(train_items, seed)
     ckpt = out_dir / "ckpt" / f"{run_id(Arm.parse(arm), version, seed)}.pt"
-    model, _, _, _ = load_checkpoint(ckpt)
-    post = PostConfig()
+    model, _, _, meta = load_checkpoint(ckpt)
+    post = TrainConfig.from_dict(meta["train_config"]).post  # the benchmark's, as trained
     rconf = refine.RefineConfig(**settings.get("refine", {}), seed=seed)
     refiner, info = refine.fit_refiner(model, train, rconf, val_items=held, post=post)
     first = refine.first_stage_outputs(model, held, post)
