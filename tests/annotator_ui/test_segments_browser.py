@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.annotator_ui.helpers import ROOT, seek, wait_annotate_ready
+from tests.annotator_ui.helpers import ROOT, poll, seek, wait_annotate_ready
 from tests.server.helpers import upload
 from tests.server.suggestions.seed import add_version
 
@@ -133,6 +133,9 @@ def test_keyboard_only_draw_change_class_adjust_delete_undo_and_reload(
     page.wait_for_function(f"() => {ROOT}.clicks === '1' && {ROOT}.pending === '0'")
     kb.press("z")
     page.wait_for_function(f"() => {ROOT}.clicks === '0'")
+    # the undo's own status line comes after its API round trip: wait for it, or it can land
+    # after O's message below (seen on a fresh-clone run)
+    poll(lambda: "removed" in page.locator("#status").inner_text(), page=page)
     assert edges(client, alice, vid) == [(cls["Bounce"], 0.2, 0.64, "drawn")]
     # Esc after I cancels the mark; O alone explains what to do
     kb.press("i")
