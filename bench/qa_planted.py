@@ -19,6 +19,7 @@ click), ``report.md``, ``qa-planted-v<version>.png`` (recall and precision per m
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import math
@@ -33,7 +34,7 @@ import numpy as np
 from bench.correction import collect_runs, mean_std, t_interval
 from bench.lab.click_losses import Arm, load_preds
 from model import sim
-from model.suggest import edge_distance, flag_click
+from model.suggest import activation_at, curve_points, edge_distance, flag_click
 
 ROOT = Path(__file__).resolve().parents[1]
 PLANT_SEED = 23
@@ -46,14 +47,28 @@ LENGTH_BINS = ((2.0, 4.0), (4.0, 8.0), (8.0, 16.0), (16.0, math.inf))
 DISTANCE_BINS = ((0.0, 1.0), (1.0, 3.0), (3.0, math.inf))
 
 GTSeg = tuple[float, float, int]
+Curves = dict[int, tuple[list[float], list[float]]]  # class → (times_s, activation)
+# docs/research/qa-planted.md, amendment 1: the candidates (min activation τ at the click; None:
+# none) and how one is chosen (``choose_rule``), fixed before any of them was computed
+QA_RULES: dict[str, float | None] = {
+    "segment": None,
+    "activation ≥ 0": 0.0,
+    "activation ≥ 0.25": 0.25,
+}
+RULE_ARM = "bg-click:published"
 
 
-def server_defaults() -> tuple[float, float]:
-    """(qa_min_score, qa_margin_s) as the server's Settings default them."""
+def server_defaults() -> tuple[float, float, float | None]:
+    """(qa_min_score, qa_margin_s, qa_min_activation) as the server's Settings default them."""
     from server.config import Settings
 
     fields = Settings.model_fields
-    return float(fields["qa_min_score"].default), float(fields["qa_margin_s"].default)
+    tau = fields["qa_min_activation"].default
+    return (
+        float(fields["qa_min_score"].default),
+        float(fields["qa_margin_s"].default),
+        None if tau is None else float(tau),
+    )
 
 
 # ----------------------------------------------------------------------------- pure parts
@@ -131,6 +146,50 @@ def cover_score(
     return max(scores) if scores else -1.0
 
 
+def activation_cover(
+    t_s: float,
+    segments: Sequence[tuple[float, float, int, float]],
+    curves: Curves,
+    min_score: float,
+    margin_s: float,
+) -> float | None:
+    """The largest class activation at ``t_s`` among the confident segments that cover it
+    (their own class's curve); None: no confident segment covers it. ``flag_click`` with
+    ``min_activation`` τ flags the click exactly when this is ≥ τ (classes without a curve
+    are not filtered: +inf)."""
+    acts = [
+        activation_at(t_s, *curves[c]) if c in curves else math.inf
+        for a, b, c, sc in segments
+        if sc >= min_score and a + margin_s <= t_s <= b - margin_s
+    ]
+    return max(acts) if acts else None
+
+
+def f1(recall: float, precision: float) -> float:
+    """Harmonic mean of recall and precision (0 when both are 0; nan when either is nan)."""
+    if math.isnan(recall) or math.isnan(precision):
+        return float("nan")
+    return 2 * recall * precision / (recall + precision) if recall + precision > 0 else 0.0
+
+
+def choose_rule(pooled_f1: dict[int, dict[str, float]]) -> tuple[str, str]:
+    """Amendment 1's rule: ``pooled_f1[version][rule]`` (v3 and v2) → (rule, why). The
+    candidate with the highest mean F1 over the versions wins if it beats ``segment`` on
+    every version; on a tie the smaller τ; otherwise ``segment``."""
+    versions = sorted(pooled_f1)
+    if not versions or any(set(pooled_f1[v]) != set(QA_RULES) for v in versions):
+        raise ValueError(f"every version needs every rule: {pooled_f1}")
+    mean = {r: float(np.mean([pooled_f1[v][r] for v in versions])) for r in QA_RULES}
+    candidates = [r for r in QA_RULES if r != "segment"]
+    best = sorted(candidates, key=lambda r: (-mean[r], QA_RULES[r]))[0]
+    beats = all(pooled_f1[v][best] > pooled_f1[v]["segment"] for v in versions)
+    cells = ", ".join(f"v{v} {pooled_f1[v][best]:.3f} vs {pooled_f1[v]['segment']:.3f}"
+                      for v in versions)  # fmt: skip
+    if beats:
+        return best, f"`{best}` has the highest mean F1 and beats `segment` on every sim ({cells})"
+    return "segment", f"`{best}` (highest mean F1) does not beat `segment` on every sim ({cells})"
+
+
 def miss_reason(
     t_s: float,
     segments: Sequence[tuple[float, float, int, float]],
@@ -199,10 +258,50 @@ def load_sim(sim_dir: Path, clicks: Path | None) -> SimData:
     return SimData(videos, by_video, inside, total)
 
 
+def heldout_curves(run: dict[str, Any]) -> dict[str, Curves] | None:
+    """The activation curves (``model.suggest.curve_points``, as the product stores them) of
+    a run's held-out fold, recomputed from its first stage's checkpoint; None when the
+    checkpoint is not there. The recomputed segments must equal the stored predictions (for
+    arms without a second stage): a check that this is the model that judged."""
+    from bench.lab.click_losses import run_id, split_fold
+    from bench.lab.sims import load_sim_items
+    from model.config import TrainConfig
+    from model.train import load_checkpoint, predict
+
+    arm = Arm.parse(run["arm"])
+    out = Path(run["dir"])
+    ckpt = out / "ckpt" / f"{run_id(arm.first_stage, run['version'], run['seed'])}.pt"
+    if not ckpt.is_file():
+        return None
+    model, _, _, meta = load_checkpoint(ckpt)
+    post = TrainConfig.from_dict(meta["train_config"]).post
+    sim_dir = out / f"sim-v{run['version']}" / f"sim-seed{run['seed']}"
+    train_items, _, _ = load_sim_items(sim_dir, False)
+    _, held = split_fold(train_items, run["seed"])
+    results = predict(model, held, post)
+    if not arm.refine:
+        stored = load_preds(out, run["arm"], run["version"], run["seed"], "heldout")
+        for name, res in results.items():
+            again = [(round(a, 4), round(b, 4), c) for a, b, c, _ in res.segments]
+            if again != [(round(a, 4), round(b, 4), c) for a, b, c, _ in stored[name]]:
+                raise SystemExit(f"{ckpt} does not reproduce the stored predictions of {name}")
+    curves: dict[str, Curves] = {}
+    for it in held:
+        times, values = curve_points(results[it.name].cas, it.duration)
+        curves[it.name] = {c: (list(times), values[c].tolist()) for c in range(values.shape[0])}
+    return curves
+
+
 def judge_run(
-    run: dict[str, Any], data: SimData, min_score: float, margin_s: float
+    run: dict[str, Any],
+    data: SimData,
+    min_score: float,
+    margin_s: float,
+    min_activation: float | None = None,
+    curves: dict[str, Curves] | None = None,
 ) -> dict[str, Any]:
-    """Every judged click of one run's held-out fold, with its flag and cover scores."""
+    """Every judged click of one run's held-out fold, with its flag (the given QA settings),
+    cover scores and, where ``curves`` are given, the flag of each of ``QA_RULES``."""
     preds = load_preds(Path(run["dir"]), run["arm"], run["version"], run["seed"], "heldout")
     fold = sorted(preds)
     correct = [
@@ -216,35 +315,46 @@ def judge_run(
         planted_count(len(correct), data.rate),
         run["seed"],
     )
+    if min_activation is not None and curves is None:
+        raise SystemExit(f"{run['arm']} v{run['version']} s{run['seed']}: QA's min activation "
+                         "needs the run's checkpoint (its activation curves)")  # fmt: skip
     rows = []
     for click in [*correct, *planted]:
         segs = [(float(a), float(b), int(c), float(s)) for a, b, c, s in preds[click.video]]
-        flagged = bool(flag_click(click.t_s, segs, (), min_score=min_score, margin_s=margin_s))
-        rows.append(
-            {
-                **asdict(click),
-                "flagged": flagged,
-                "cover": cover_score(click.t_s, segs, margin_s),
-                "miss": miss_reason(click.t_s, segs, min_score, margin_s)
-                if click.planted
-                else None,
-            }
+        acts = curves.get(click.video) if curves is not None else None
+        qa = functools.partial(
+            flag_click, click.t_s, segs, min_score=min_score, margin_s=margin_s, activations=acts
         )
+        row = {
+            **asdict(click),
+            "flagged": bool(qa(min_activation=min_activation)),
+            "cover": cover_score(click.t_s, segs, margin_s),
+            "miss": miss_reason(click.t_s, segs, min_score, margin_s) if click.planted else None,
+        }
+        if acts is not None:
+            row["activation"] = activation_cover(click.t_s, segs, acts, min_score, margin_s)
+            row["rules"] = {name: bool(qa(min_activation=tau)) for name, tau in QA_RULES.items()}
+        rows.append(row)
     return {
         **run,
         "videos": len(fold),
         "rate": data.rate,
         "min_score": min_score,
         "margin_s": margin_s,
+        "min_activation": min_activation,
         "clicks": rows,
     }
 
 
-def counts(rows: Sequence[dict[str, Any]], min_score: float | None = None) -> dict[str, Any]:
-    """Recall and precision on planted errors (flagged: the stored flag, or with another
-    ``min_score`` the cover score ≥ it)."""
+def counts(
+    rows: Sequence[dict[str, Any]], min_score: float | None = None, rule: str | None = None
+) -> dict[str, Any]:
+    """Recall, precision and F1 on planted errors (flagged: the stored flag; with another
+    ``min_score`` the cover score ≥ it; with ``rule`` that rule's flag)."""
 
     def hit(r: dict[str, Any]) -> bool:
+        if rule is not None:
+            return bool(r["rules"][rule])
         return bool(r["flagged"]) if min_score is None else r["cover"] >= min_score
 
     planted = [r for r in rows if r["planted"]]
@@ -259,6 +369,10 @@ def counts(rows: Sequence[dict[str, Any]], min_score: float | None = None) -> di
         "recall": tp / len(planted) if planted else float("nan"),
         "precision": tp / (tp + fp) if tp + fp else float("nan"),
         "false_flag_rate": fp / len(correct) if correct else float("nan"),
+        "f1": f1(
+            tp / len(planted) if planted else float("nan"),
+            tp / (tp + fp) if tp + fp else float("nan"),
+        ),
     }
 
 
@@ -472,6 +586,94 @@ def plot(version: int, arms: dict[str, dict[int, dict[str, Any]]], path: Path) -
     return path
 
 
+def rule_lines(table: Table) -> tuple[list[str], dict[str, Any] | None]:
+    """Amendment 1: the candidate rules per sim and arm (seeds pooled and per seed), and the
+    choice by ``choose_rule`` on ``RULE_ARM`` (None when a sim or a curve is missing)."""
+    lines = [
+        "## Amendment 1: the activation at the click (rules judged on the same clicks)",
+        "",
+        "Pooled over seeds; per seed: mean ± std; Δ: paired per-seed difference against "
+        "`segment` (points). Every candidate flags a subset of what `segment` flags.",
+        "",
+    ]
+    pooled: dict[int, dict[str, float]] = {}
+    for version in sorted(table, reverse=True):
+        for arm in sorted(table[version], key=_order):
+            runs = table[version][arm]
+            seeds = sorted(runs)
+            if not all(all("rules" in r for r in runs[s]["clicks"]) for s in seeds):
+                lines += [f"- v{version} {arm}: no activation curves (checkpoint missing)", ""]
+                continue
+            rows = [r for s in seeds for r in runs[s]["clicks"]]
+            lines += [
+                f"**sim v{version}, `{arm}`** (seeds {','.join(map(str, seeds))})",
+                "",
+                "| rule | recall (%) | precision (%) | F1 (%) | F1 per seed | ΔF1 per seed | "
+                "errors lost | false flags removed |",
+                "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+            ]
+            base = counts(rows, rule="segment")
+            base_seed = [counts(runs[s]["clicks"], rule="segment")["f1"] for s in seeds]
+            for rule in QA_RULES:
+                c = counts(rows, rule=rule)
+                per = [counts(runs[s]["clicks"], rule=rule)["f1"] for s in seeds]
+                delta = [a - b for a, b in zip(per, base_seed, strict=True)]
+                lines.append(
+                    f"| {rule} | {_pct(c['recall'])} | {_pct(c['precision'])} | "
+                    f"{_pct(c['f1'])} | {_ms(per)} | "
+                    f"{', '.join(f'{100 * d:+.1f}' for d in delta)} | "
+                    f"{base['tp'] - c['tp']} of {base['tp']} | {base['fp'] - c['fp']} of "
+                    f"{base['fp']} |"
+                )
+                if arm == RULE_ARM:
+                    pooled.setdefault(version, {})[rule] = c["f1"]
+            lines.append("")
+    choice = None
+    if set(pooled) >= {2, 3}:
+        rule, why = choose_rule({v: pooled[v] for v in (2, 3)})
+        choice = {"rule": rule, "min_activation": QA_RULES[rule], "why": why, "pooled_f1": pooled}
+        lines += [f"**Choice (amendment 1's rule, `{RULE_ARM}`):** `{rule}` — {why}.", ""]
+    else:
+        lines += [f"No choice: amendment 1 needs `{RULE_ARM}` on sims v3 and v2.", ""]
+    return lines, choice
+
+
+def activation_plot(version: int, runs: dict[int, dict[str, Any]], path: Path) -> Path | None:
+    """Where the model's activation stands at the clicks ``segment`` flags: planted errors
+    vs correct clicks, with the candidate thresholds."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    rows = [r for run in runs.values() for r in run["clicks"] if r.get("activation") is not None]
+    rows = [r for r in rows if math.isfinite(r["activation"])]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    bins = [float(x) for x in np.linspace(-1.0, 1.0, 41)]
+    for planted, label, color in ((True, "planted errors", "C3"), (False, "correct clicks", "C0")):
+        vals = [np.clip(r["activation"], -1, 1) for r in rows if r["planted"] == planted]
+        ax.hist(vals, bins=bins, alpha=0.55, color=color, label=f"{label} ({len(vals)})")
+    for name, tau in QA_RULES.items():
+        if tau is not None:
+            ax.axvline(tau, color="k", ls="--", lw=1)
+            ax.text(tau, ax.get_ylim()[1] * 0.95, f" {name}", fontsize=7, va="top")
+    ax.set(
+        xlabel="class activation at the click (normalised CAS, clipped to [−1, 1])",
+        ylabel="clicks inside a confident segment",
+        title=f"sim v{version}, {RULE_ARM}: what `segment` flags (held-out, seeds pooled)",
+    )
+    ax.title.set_fontsize(9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def render(runs: Sequence[dict[str, Any]], out_dir: Path) -> str:
     table: Table = {}
     for run in runs:
@@ -491,6 +693,16 @@ def render(runs: Sequence[dict[str, Any]], out_dir: Path) -> str:
         png = plot(version, table[version], out_dir / f"qa-planted-v{version}.png")
         if png is not None:
             parts += [f"![qa planted v{version}]({png.name})", ""]
+    lines, choice = rule_lines(table)
+    parts += lines
+    for version in sorted(table, reverse=True):
+        if RULE_ARM in table[version]:
+            png = activation_plot(version, table[version][RULE_ARM],
+                                  out_dir / f"qa-activation-v{version}.png")  # fmt: skip
+            if png is not None:
+                parts += [f"![activation at flagged clicks v{version}]({png.name})", ""]
+    if choice is not None:
+        (out_dir / "rule_choice.json").write_text(json.dumps(choice, indent=1))
     return "\n".join(parts)
 
 
@@ -504,6 +716,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=None)
     p.add_argument("--clicks", type=Path, default=None, help="default: the sim's click file")
     p.add_argument("--out-dir", type=Path, default=ROOT / "data" / "bench" / "qa-planted")
+    p.add_argument(
+        "--no-curves",
+        action="store_true",
+        help="skip amendment 1's rules (they rerun each first stage on its held-out fold)",
+    )
     return p
 
 
@@ -518,16 +735,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     ]
     if not runs:
         raise SystemExit("no finished run matches (runs.json lists runs once they are done)")
-    min_score, margin_s = server_defaults()
+    min_score, margin_s, min_activation = server_defaults()
     sims: dict[tuple[str, int, int], SimData] = {}
     judged = []
+    runs.sort(key=lambda r: (r["dir"], r["version"], r["seed"], r["arm"]))  # one sim at a time
     for run in runs:
         key = (run["dir"], run["version"], run["seed"])
         if key not in sims:
             sim_dir = Path(run["dir"]) / f"sim-v{run['version']}" / f"sim-seed{run['seed']}"
             sims[key] = load_sim(sim_dir, args.clicks)
-        judged.append(judge_run(run, sims[key], min_score, margin_s))
-        print(f"judged {run['arm']} v{run['version']} s{run['seed']}", flush=True)
+        curves = None if args.no_curves else heldout_curves(run)
+        judged.append(judge_run(run, sims[key], min_score, margin_s, min_activation, curves))
+        print(
+            f"judged {run['arm']} v{run['version']} s{run['seed']}"
+            + ("" if curves is not None else " (no activation curves)"),
+            flush=True,
+        )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "qa_planted.json").write_text(json.dumps({"runs": judged}))
     (args.out_dir / "report.md").write_text(render(judged, args.out_dir))

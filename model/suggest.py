@@ -35,11 +35,15 @@ suggestions are picked greedily, best first, at least ``min_spacing_s`` apart, n
 
 Click QA (:func:`flag_click`): a background click strictly inside (by ``margin_s``) a
 predicted segment of score ≥ ``min_score`` (“confident”), or inside a ground-truth segment,
-is flagged with each reason.
+is flagged with each reason. With ``min_activation`` τ, a prediction flags the click only where
+the segment's class activation at the click (:func:`activation_at` on the curve the product
+stores, :func:`curve_points`) is ≥ τ: a segment may span a dip between two actions that the
+model itself calls background (docs/research/qa-planted.md, amendment 1).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -372,6 +376,36 @@ def rank_suggestions(
     return result
 
 
+CurveT = tuple[list[float], np.ndarray]  # (times_s, (C, n) values)
+CURVE_POINTS = 400  # activation curves are stored (and read by QA) at most this many points
+
+
+def curve_points(cas: np.ndarray, duration_s: float, points: int = CURVE_POINTS) -> CurveT:
+    """A video's activation curves as the product stores them: ``(times_s, (C, ≤ points))``.
+
+    ``cas``: (C, T) min-max normalised CAS (``PredictionResult.cas``). Longer than ``points``,
+    it is averaged into ``points`` equal bins of snippets (rounded bin edges; keeps the shape);
+    point k stands at the centre of its span, ``(k + ½) · duration / n``.
+    """
+    curve = np.asarray(cas, dtype=np.float64)
+    T = curve.shape[1]
+    if points < T:
+        edges = np.linspace(0, T, points + 1).round().astype(int)
+        curve = np.stack([curve[:, a:b].mean(axis=1) for a, b in itertools.pairwise(edges)], axis=1)
+    n = curve.shape[1]
+    return [(k + 0.5) * duration_s / n for k in range(n)], curve
+
+
+def activation_at(t_s: float, times_s: Sequence[float], values: Sequence[float]) -> float:
+    """A curve read at ``t_s``: linear between its points, the end value beyond them.
+
+    ``times_s`` ascending; [] gives nan.
+    """
+    if len(times_s) == 0:
+        return float("nan")
+    return float(np.interp(t_s, np.asarray(times_s, float), np.asarray(values, float)))
+
+
 def flag_click(
     t_s: float,
     segments: Sequence[SegmentT],
@@ -379,18 +413,28 @@ def flag_click(
     *,
     min_score: float,
     margin_s: float = 0.0,
+    min_activation: float | None = None,
+    activations: Mapping[int, tuple[Sequence[float], Sequence[float]]] | None = None,
 ) -> list[ClickFlag]:
     """Why a background click at ``t_s`` looks wrong ([] when it does not).
 
     Flagged: inside a predicted segment with ``score ≥ min_score`` (a confident one), or inside
     a ground-truth segment; "inside" means ``start + margin_s ≤ t_s ≤ end − margin_s`` (a click
-    near an edge is not flagged: edges are uncertain). One flag per segment, predictions
-    first, each in the given order.
+    near an edge is not flagged: edges are uncertain). With ``min_activation`` τ, a predicted
+    segment of class c flags only where ``activation_at(t_s, *activations[c]) ≥ τ``
+    (``activations``: class → (times_s, values), the stored curves; a class without a curve
+    is not filtered). One flag per segment, predictions first, each in the given order.
     """
+
+    def active(c: int) -> bool:
+        if min_activation is None or activations is None or c not in activations:
+            return True
+        return activation_at(t_s, *activations[c]) >= min_activation
+
     flags = [
         ClickFlag(INSIDE_PREDICTION, int(c), float(a), float(b), float(s))
         for a, b, c, s in segments
-        if s >= min_score and a + margin_s <= t_s <= b - margin_s
+        if s >= min_score and a + margin_s <= t_s <= b - margin_s and active(int(c))
     ]
     flags += [
         ClickFlag(INSIDE_GROUND_TRUTH, int(c), float(a), float(b), None)

@@ -163,6 +163,12 @@ class Settings(BaseSettings):
     qa_margin_s: float = Field(
         default=0.2, ge=0, description="Clicks this close to a segment's edge are not flagged."
     )
+    qa_min_activation: float | None = Field(
+        default=None,
+        description="A predicted segment flags a click only where its class's activation "
+        "curve at the click is at least this (unset: anywhere inside the segment; "
+        "docs/research/qa-planted.md, amendment 1).",
+    )
     # Assignments and review (server/assignments, README "Assignments and review")
     assignment_queue: bool = Field(
         default=False,

@@ -18,6 +18,7 @@ from server.config import Settings
 from server.errors import Forbidden, NotFound, Unprocessable
 from server.models import (
     ActionClass,
+    ActivationCurve,
     Click,
     ClickKind,
     GroundTruthSegment,
@@ -99,8 +100,10 @@ def scan_clicks(
         gt[vid].append((a, b, c))
     names = {int(i): str(n) for i, n in session.execute(select(ActionClass.id, ActionClass.name))}
 
+    clicks = list(session.execute(q))
+    curves = _curves(session, settings, version, segments, [c for c, _, _ in clicks])
     scan = FlagScan(version, [], defaultdict(int), defaultdict(int), defaultdict(int))
-    for click, title, who in session.execute(q):
+    for click, title, who in clicks:
         scan.checked[click.annotator_id] += 1
         flags = flag_click(
             click.t_s,
@@ -108,6 +111,8 @@ def scan_clicks(
             gt.get(click.video_id, []),
             min_score=settings.qa_min_score,
             margin_s=settings.qa_margin_s,
+            min_activation=settings.qa_min_activation,
+            activations=curves.get(click.video_id),
         )
         if click.video_id in gt:
             scan.on_gt_videos[click.annotator_id] += 1
@@ -130,6 +135,44 @@ def scan_clicks(
             )
         )
     return scan
+
+
+def _curves(
+    session: Session,
+    settings: Settings,
+    version: ModelVersion | None,
+    segments: dict[int, list[SegmentT]],
+    clicks: list[Click],
+) -> dict[int, dict[int, tuple[list[float], list[float]]]]:
+    """The version's activation curves (class id → (times, values)) of the videos where a
+    click lies inside a confident segment — only what ``qa_min_activation`` needs."""
+    if settings.qa_min_activation is None or version is None:
+        return {}
+    covered = {
+        c.video_id
+        for c in clicks
+        if flag_click(
+            c.t_s,
+            segments.get(c.video_id, []),
+            min_score=settings.qa_min_score,
+            margin_s=settings.qa_margin_s,
+        )
+    }
+    if not covered:
+        return {}
+    rows = session.scalars(
+        select(ActivationCurve).where(
+            ActivationCurve.model_version_id == version.id,
+            ActivationCurve.video_id.in_(sorted(covered)),
+        )
+    )
+    return {
+        row.video_id: {
+            int(cid): (list(row.data["times_s"]), list(values))
+            for cid, values in row.data.get("classes", {}).items()
+        }
+        for row in rows
+    }
 
 
 def _flag_out(t_s: float, flag: ClickFlag, names: dict[int, str]) -> FlagOut:
@@ -174,6 +217,7 @@ def click_flags(
         model_version_id=version.id if version is not None else None,
         min_score=settings.qa_min_score,
         margin_s=settings.qa_margin_s,
+        min_activation=settings.qa_min_activation,
         total=len(items),
         items=items[offset : offset + limit],
     )

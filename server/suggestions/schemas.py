@@ -76,6 +76,11 @@ class ClickFlagsOut(Schema):
     model_version_id: int | None = Field(description="None: no version, GT flags only.")
     min_score: float = Field(description="Segments at least this confident flag clicks.")
     margin_s: float
+    min_activation: float | None = Field(
+        default=None,
+        description="A segment flags a click only where its class's activation there is at "
+        "least this (None: anywhere inside it).",
+    )
     total: int
     items: list[FlaggedClickOut]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ import numpy as np
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from model.suggest import curve_points
 from server.db import on_commit
 from server.housekeeping.checkpoints import checkpoints_to_drop
 from server.housekeeping.checkpoints import remove_files as remove_checkpoint_files
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from model.train import FitResult
 
 MODELS = "models"
-CURVE_POINTS = 400  # activation curves are downsampled to at most this many points
 
 
 def _fmt_losses(losses: dict[str, float]) -> str:
@@ -250,15 +249,6 @@ def run_train(ctx: JobContext) -> Callable[[Session], str | None]:
     return publish
 
 
-def downsample(curve: np.ndarray, points: int) -> np.ndarray:
-    """(C, T) → (C, ≤ points) by averaging equal bins (keeps the curve's shape)."""
-    T = curve.shape[1]
-    if points >= T:
-        return curve
-    edges = np.linspace(0, T, points + 1).round().astype(int)
-    return np.stack([curve[:, a:b].mean(axis=1) for a, b in itertools.pairwise(edges)], axis=1)
-
-
 def class_curves(curve: np.ndarray, class_ids: list[int]) -> dict[str, list[float]]:
     """(C, T) curve → {"<class id>": [...]}; outputs that name the same class (merged
     classes) are combined by their maximum."""
@@ -382,9 +372,8 @@ def run_predict(ctx: JobContext) -> Callable[[Session], str | None]:
                 )
                 count += 1
             item_duration = next(it.duration for it in items if it.name == name)
-            curve = downsample(np.asarray(res.cas, dtype=np.float64), CURVE_POINTS)
-            T = curve.shape[1]
-            times = [round((k + 0.5) * item_duration / T, 3) for k in range(T)]
+            centres, curve = curve_points(res.cas, item_duration)  # what click QA reads
+            times = [round(t, 3) for t in centres]
             s.add(
                 ActivationCurve(
                     model_version_id=version_id,

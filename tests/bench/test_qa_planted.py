@@ -70,8 +70,13 @@ def test_cover_scores_and_miss_reasons_by_hand() -> None:
 
 
 def test_judged_clicks_by_hand(runs: Path) -> None:
-    min_score, margin = qa.server_defaults()
-    assert (min_score, margin) == (Settings().qa_min_score, Settings().qa_margin_s)
+    min_score, margin, tau = qa.server_defaults()
+    settings = Settings()
+    assert (min_score, margin, tau) == (
+        settings.qa_min_score,
+        settings.qa_margin_s,
+        settings.qa_min_activation,
+    )
     data = qa.load_sim(runs / "sim-v3" / "sim-seed0", None)
     assert (data.inside, data.total) == (2, 9)  # 15.0 and 8.0 lie inside an action
     [run0, run1] = [
@@ -82,6 +87,7 @@ def test_judged_clicks_by_hand(runs: Path) -> None:
     assert heldout_names(0) == ["video_validation_0000002"]
     judged = qa.judge_run(run0, data, min_score, margin)
     rows = judged["clicks"]
+    assert all("rules" not in r for r in rows)  # no curves: amendment 1's rules not judged
     assert [(r["t_s"], r["planted"]) for r in rows if not r["planted"]] == [
         (30.0, False),
         (40.0, False),
@@ -121,3 +127,83 @@ def test_report_and_cli(runs: Path, tmp_path: Path) -> None:
     other.write_text("URLID,URL,TagID,Tag,Start,End,Time,State\n")
     with pytest.raises(SystemExit, match="not the click file"):
         qa.main(["--runs", str(runs), "--out-dir", str(out), "--clicks", str(other)])
+
+
+def test_amendment_rules_by_hand() -> None:
+    segs = [(10.0, 20.0, 0, 0.9), (12.0, 18.0, 1, 0.6), (30.0, 40.0, 1, 0.3)]
+    curves = {0: ([11.0, 15.0, 19.0], [0.8, -0.4, 0.6])}  # class 1 has no curve
+    # 13 s: class 0 reads 0.8 − 1.2 · 2/4 = 0.2; class 1 (no curve) is not filtered: +inf
+    assert qa.activation_cover(13.0, segs, curves, 0.5, 0.2) == float("inf")
+    assert qa.activation_cover(13.0, segs[:1], curves, 0.5, 0.2) == pytest.approx(0.2)
+    assert qa.activation_cover(15.0, segs[:1], curves, 0.5, 0.2) == pytest.approx(-0.4)
+    assert qa.activation_cover(35.0, segs, curves, 0.5, 0.2) is None  # only a timid segment
+    assert qa.f1(0.5, 0.5) == 0.5 and qa.f1(1.0, 0.5) == pytest.approx(2 / 3)
+    assert qa.f1(0.0, 0.0) == 0.0 and np.isnan(qa.f1(0.5, float("nan")))
+    f = {
+        3: {"segment": 0.40, "activation ≥ 0": 0.45, "activation ≥ 0.25": 0.44},
+        2: {"segment": 0.50, "activation ≥ 0": 0.52, "activation ≥ 0.25": 0.55},
+    }
+    # means: τ 0 0.485, τ 0.25 0.495 → τ 0.25, which beats segment on both sims
+    assert qa.choose_rule(f)[0] == "activation ≥ 0.25"
+    f[3]["activation ≥ 0.25"] = 0.39  # best mean now τ 0 (0.485 vs 0.47); it beats both
+    assert qa.choose_rule(f)[0] == "activation ≥ 0"
+    f[2]["activation ≥ 0"] = 0.50  # the best mean (τ 0: 0.475) ties segment on v2: no change
+    rule, why = qa.choose_rule(f)
+    assert rule == "segment" and "does not beat `segment` on every sim" in why
+    f[2].update({"activation ≥ 0": 0.60, "activation ≥ 0.25": 0.61})
+    f[3]["activation ≥ 0.25"] = 0.44  # equal means (0.525): the smaller τ
+    assert qa.choose_rule(f)[0] == "activation ≥ 0"
+    with pytest.raises(ValueError, match="every rule"):
+        qa.choose_rule({3: {"segment": 0.4}})
+
+
+def test_rules_on_trained_checkpoints(tmp_path: Path) -> None:
+    """Real (tiny) trainings of bench.click_losses: the curves are recomputed from each
+    checkpoint, its held-out segments reproduce the stored ones, every click gets each rule's
+    flag, a candidate flags a subset of what `segment` flags, and the choice is written."""
+    from bench import click_losses as cl
+    from tests.bench.test_click_losses import CLICKS, _settings
+    from tests.model.tiny_thumos import write_inputs
+
+    gt, clicks = write_inputs(tmp_path, CLICKS)
+    out = tmp_path / "runs"
+    cl.run_benchmark(_settings(gt, clicks), [qa.RULE_ARM], [3, 2], [0], gt, clicks, out, 1, print)
+    run = {"arm": qa.RULE_ARM, "version": 3, "seed": 0, "dir": str(out)}
+    curves = qa.heldout_curves(run)
+    assert curves is not None
+    held = cl.load_preds(out, qa.RULE_ARM, 3, 0, "heldout")
+    assert set(curves) == set(held)
+    times, values = next(iter(curves.values()))[0]
+    assert len(times) == len(values) == 40  # T = 40 snippets: ≤ 400 points, kept
+    report_dir = tmp_path / "report"
+    assert qa.main(["--runs", str(out), "--out-dir", str(report_dir)]) == 0
+    stored = json.loads((report_dir / "qa_planted.json").read_text())
+    rows = [r for run in stored["runs"] for r in run["clicks"]]
+    assert rows and all(set(r["rules"]) == set(qa.QA_RULES) for r in rows)
+    # every segment counts as confident here (the tiny model's scores are low): the rules
+    # then see clicks inside segments, with activations on both sides of the thresholds
+    data = qa.load_sim(out / "sim-v3" / "sim-seed0", None)
+    rows = qa.judge_run(run, data, -10.0, 0.0, None, curves)["clicks"]
+    inside = [r for r in rows if r["activation"] is not None]
+    assert any(r["activation"] < 0.25 for r in inside)
+    for r in rows:
+        assert r["rules"]["segment"] == r["flagged"]  # no min activation: today's rule
+        assert r["rules"]["activation ≥ 0.25"] <= r["rules"]["activation ≥ 0"] <= r["flagged"]
+        a = r["activation"]
+        assert r["rules"]["activation ≥ 0"] == (a is not None and a >= 0.0)
+        assert r["rules"]["activation ≥ 0.25"] == (a is not None and a >= 0.25)
+    assert qa.judge_run(run, data, -10.0, 0.0, 0.25, curves)["clicks"] == [
+        {**r, "flagged": r["rules"]["activation ≥ 0.25"]} for r in rows
+    ]
+    text = (report_dir / "report.md").read_text()
+    assert "## Amendment 1" in text and "**sim v2, `bg-click:published`**" in text
+    choice = json.loads((report_dir / "rule_choice.json").read_text())
+    assert choice["rule"] in qa.QA_RULES and set(choice["pooled_f1"]) == {"2", "3"}
+    # a checkpoint that does not reproduce the stored predictions is refused
+    path = out / "preds" / f"{cl.run_id(cl.Arm.parse(qa.RULE_ARM), 3, 0)}-heldout.json"
+    preds = json.loads(path.read_text())
+    name = next(n for n, segs in preds.items() if segs)
+    preds[name][0][0] += 1.0
+    path.write_text(json.dumps(preds))
+    with pytest.raises(SystemExit, match="does not reproduce"):
+        qa.heldout_curves(run)

@@ -18,6 +18,8 @@ from model.suggest import (
     ClickFlag,
     SuggestConfig,
     Suggestion,
+    activation_at,
+    curve_points,
     edge_distance,
     flag_click,
     near_any,
@@ -167,6 +169,49 @@ def test_flag_click_by_hand() -> None:
         ClickFlag(INSIDE_GROUND_TRUTH, 0, 2.5, 5.0, None),
     ]
     assert flag_click(3.5, segs, min_score=0.3) == [ClickFlag(INSIDE_PREDICTION, 1, 2.0, 4.0, 0.3)]
+
+
+def test_curve_points_by_hand() -> None:
+    cas = np.array([[0.0, 1.0, 2.0, 3.0, 4.0, 5.0]])  # 6 snippets over 12 s
+    times, curve = curve_points(cas, 12.0)  # fewer snippets than points: unchanged
+    assert times == [1.0, 3.0, 5.0, 7.0, 9.0, 11.0]
+    assert curve.tolist() == cas.tolist()
+    # 3 points: bins [0, 2), [2, 4), [4, 6) averaged, centred at 2, 6, 10 s
+    times, curve = curve_points(cas, 12.0, points=3)
+    assert times == [2.0, 6.0, 10.0]
+    assert curve.tolist() == [[0.5, 2.5, 4.5]]
+    # 4 points over 6 snippets: edges 0, 1.5→2, 3, 4.5→4 (numpy rounds half to even), 6
+    _, curve = curve_points(cas, 12.0, points=4)
+    assert curve.tolist() == [[0.5, 2.0, 3.0, 4.5]]
+
+
+def test_activation_at_by_hand() -> None:
+    times, values = [1.0, 3.0, 5.0], [0.0, 1.0, -1.0]
+    assert activation_at(2.0, times, values) == 0.5  # halfway between 1 s and 3 s
+    assert activation_at(4.5, times, values) == -0.5  # a quarter of the way back from 5 s
+    assert activation_at(0.0, times, values) == 0.0  # before the first point: its value
+    assert activation_at(9.0, times, values) == -1.0  # after the last
+    assert np.isnan(activation_at(1.0, [], []))
+
+
+def test_flag_click_with_min_activation_by_hand() -> None:
+    """The demo's case: one confident segment spans two actions and the dip between them."""
+    segs = [(1.0, 12.0, 0, 0.6), (2.0, 5.0, 1, 0.9)]
+    # class 0 at 1, 3, 5, 7, 9, 11 s: high in the actions, −0.8 in the dip at 7 s
+    act = {0: ([1.0, 3.0, 5.0, 7.0, 9.0, 11.0], [0.1, 0.9, 0.4, -0.8, 0.8, 0.2])}
+    flag = lambda t, tau: flag_click(  # noqa: E731
+        t, segs, min_score=0.5, margin_s=0.2, min_activation=tau, activations=act
+    )
+    inside = ClickFlag(INSIDE_PREDICTION, 0, 1.0, 12.0, 0.6)
+    assert flag(7.0, None) == [inside]  # today's rule: inside a confident segment
+    assert flag(7.0, 0.0) == []  # the model calls 7 s background (−0.8)
+    assert flag(6.0, 0.0) == []  # halfway 5 → 7 s: (0.4 − 0.8) / 2 = −0.2
+    assert flag(5.5, 0.0) == [inside]  # a quarter of the way: 0.4 − 1.2 / 4 = 0.1
+    assert flag(5.5, 0.25) == []
+    assert flag(3.0, 0.25) == [inside, ClickFlag(INSIDE_PREDICTION, 1, 2.0, 5.0, 0.9)]
+    # at 4.8 s class 0 reads 0.9 − 0.5 · 0.9 = 0.45 < 0.5; class 1 has no curve, so it is
+    # not filtered (a version stored before curves existed)
+    assert flag(4.8, 0.5) == [ClickFlag(INSIDE_PREDICTION, 1, 2.0, 5.0, 0.9)]
 
 
 def test_coverage_rule_by_hand() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.db import session_scope
-from server.models import ModelVersion, Prediction, Suggestion
+from server.models import ActivationCurve, ModelVersion, Prediction, Suggestion
 
 
 def add_version(
@@ -14,9 +14,11 @@ def add_version(
     active: bool,
     segments: list[tuple[int, int, float, float, float]] = (),  # type: ignore[assignment]
     suggestions: list[tuple[int, float, float, str, int | None]] = (),  # type: ignore[assignment]
+    curves: dict[int, dict[str, Any]] | None = None,
 ) -> int:
     """A model version; segments (video, class, start, end, score); suggestions (video, t,
-    score, reason, class), ranked in the given order per video. Returns its id."""
+    score, reason, class), ranked in the given order per video; activation curves (video →
+    {"times_s": [...], "classes": {"<class id>": [...]}}). Returns its id."""
     from sqlalchemy import update
 
     with session_scope(app.state.sessionmaker) as s:
@@ -41,6 +43,8 @@ def add_version(
                     score=score,
                 )
             )
+        for vid, data in (curves or {}).items():
+            s.add(ActivationCurve(model_version_id=mv.id, video_id=vid, data=data))
         ranks: dict[int, int] = {}
         for vid, t, score, reason, cid in suggestions:
             rank = ranks.get(vid, 0)
