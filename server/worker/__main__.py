@@ -27,17 +27,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:  # one intra-op thread: more stalls a busy 2-core machine
+    settings = Settings()
+    log = logging.getLogger("backtal.worker")
+    try:  # BACKTAL_WORKER_THREADS (default 1: more stalls a busy 2-core machine)
         import torch
 
-        torch.set_num_threads(1)
+        torch.set_num_threads(settings.worker_threads)
+        log.info("torch intra-op threads: %d", torch.get_num_threads())
     except ImportError:  # pragma: no cover
         pass
     kinds = [JobKind(k) for k in args.kinds.split(",")] if args.kinds else None
     if args.parent_pid is not None and os.getppid() != args.parent_pid:
-        logging.getLogger("backtal.worker").warning("parent %s is gone already", args.parent_pid)
+        log.warning("parent %s is gone already", args.parent_pid)
         return 0
-    settings = Settings()
     settings.check_storage()  # refuses a BACKTAL_STORAGE_URL that names no backend
     worker = Worker(settings, worker_id=args.id, kinds=kinds, parent_pid=args.parent_pid)
 

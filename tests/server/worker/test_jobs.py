@@ -281,3 +281,22 @@ def test_three_workers_thirty_jobs_each_runs_once(app, settings, client, admin, 
     assert sorted(job_ids) == sorted({j.id for j in job_rows(app)})  # each exactly once
     assert all(j.attempts == 1 for j in job_rows(app))
     assert len({r[1] for r in runs}) >= 2  # the work really was shared
+
+
+@pytest.mark.parametrize("threads", ["2", None])
+def test_worker_threads_setting(app, settings, threads):  # type: ignore[no-untyped-def]
+    """BACKTAL_WORKER_THREADS sets the worker's torch threads; unset, it keeps one."""
+    env = worker_env(settings)
+    env.pop("BACKTAL_WORKER_THREADS", None)
+    if threads is not None:
+        env["BACKTAL_WORKER_THREADS"] = threads
+    done = subprocess.run(
+        [sys.executable, "-m", "server.worker", "--once"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"torch intra-op threads: {threads or 1}" in done.stderr, done.stderr[-3000:]
