@@ -198,6 +198,9 @@ def test_review_page_fetches_the_next_batch_when_one_is_reviewed(
     assert [r.get_attribute("data-click-id") for r in rows.all()] == [str(a_in["id"])]
     assert "2 flagged clicks" in page.locator("#review-status").inner_text()
     assert "listing 1 at a time" in page.locator("#review-status").inner_text()
+    tau = app.state.settings.qa_min_activation  # the status names the QA rule in force
+    rule = "(segments scoring ≥ 0.5)" if tau is None else f"activation is ≥ {tau:g})"
+    assert rule in page.locator("#review-status").inner_text()
     page.keyboard.press("k")  # the batch is done: the next one comes
     page.wait_for_function(f"() => {review}.batches === '2'")
     assert [r.get_attribute("data-click-id") for r in rows.all()] == [str(b_in["id"])]

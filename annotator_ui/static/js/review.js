@@ -301,7 +301,8 @@ async function fetchBatch() {
 
 function batchText(body) {
   const listed = more > 0 ? `; listing ${body.items.length} at a time` : "";
-  return `${body.total} flagged click${body.total === 1 ? "" : "s"} under model version ${version} (segments scoring ≥ ${body.min_score})${listed}.`;
+  const active = body.min_activation == null ? "" : `, where their class's activation is ≥ ${body.min_activation}`;
+  return `${body.total} flagged click${body.total === 1 ? "" : "s"} under model version ${version} (segments scoring ≥ ${body.min_score}${active})${listed}.`;
 }
 
 // Called after a keep or a delete: when the batch is done and more were flagged, fetch them.
