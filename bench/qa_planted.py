@@ -317,7 +317,8 @@ def judge_run(
     )
     if min_activation is not None and curves is None:
         raise SystemExit(f"{run['arm']} v{run['version']} s{run['seed']}: QA's min activation "
-                         "needs the run's checkpoint (its activation curves)")  # fmt: skip
+                         "needs the run's checkpoint (its activation curves); --no-curves "
+                         "judges without it")  # fmt: skip
     rows = []
     for click in [*correct, *planted]:
         segs = [(float(a), float(b), int(c), float(s)) for a, b, c, s in preds[click.video]]
@@ -331,6 +332,8 @@ def judge_run(
             "cover": cover_score(click.t_s, segs, margin_s),
             "miss": miss_reason(click.t_s, segs, min_score, margin_s) if click.planted else None,
         }
+        if click.planted and row["miss"] is None and not row["flagged"]:
+            row["miss"] = "low activation"  # a confident segment, but its class is not active
         if acts is not None:
             row["activation"] = activation_cover(click.t_s, segs, acts, min_score, margin_s)
             row["rules"] = {name: bool(qa(min_activation=tau)) for name, tau in QA_RULES.items()}
@@ -512,13 +515,16 @@ def version_lines(version: int, arms: dict[str, dict[int, dict[str, Any]]]) -> l
         lines.append("")
     missed = [r for r in planted if not r["flagged"]]
     reasons = {
-        k: sum(r["miss"] == k for r in missed) for k in ("uncovered", "low score", "edge margin")
+        k: sum(r["miss"] == k for r in missed)
+        for k in ("uncovered", "low score", "edge margin", "low activation")
     }
     lines += [
         f"Why the {len(missed)} missed ones were missed: "
         + ", ".join(f"{k} {v}" for k, v in reasons.items())
         + " (uncovered: no predicted segment there; low score: only segments below the min "
-        "score; edge margin: a confident segment, but within the margin of its edge).",
+        "score; edge margin: a confident segment, but within the margin of its edge; low "
+        "activation: a confident segment, but its class's activation at the click is below "
+        "the min activation).",
         "",
         f"Where `{ref}`'s false flags are (correct clicks, seeds pooled):",
         "",
@@ -535,7 +541,8 @@ def version_lines(version: int, arms: dict[str, dict[int, dict[str, Any]]]) -> l
         )
     lines += [
         "",
-        f"`{ref}` at other min scores (seeds pooled; a curve, nothing is chosen on it):",
+        f"`{ref}` at other min scores, without the activation condition (seeds pooled; a "
+        "curve, nothing is chosen on it):",
         "",
         "| min score | recall (%) | precision (%) |",
         "| ---: | ---: | ---: |",
@@ -576,7 +583,7 @@ def plot(version: int, arms: dict[str, dict[int, dict[str, Any]]], path: Path) -
     ax.grid(alpha=0.3)
     ax.legend(
         fontsize=7,
-        title="min score 0.05…0.95 (○ default, × seeds)",
+        title="min score 0.05…0.95, no min activation (○ default rule, × seeds)",
         title_fontsize=7,
         loc="lower left",
     )
@@ -660,7 +667,8 @@ def activation_plot(version: int, runs: dict[int, dict[str, Any]], path: Path) -
     for name, tau in QA_RULES.items():
         if tau is not None:
             ax.axvline(tau, color="k", ls="--", lw=1)
-            ax.text(tau, ax.get_ylim()[1] * 0.95, f" {name}", fontsize=7, va="top")
+            ax.text(tau, ax.get_ylim()[1] * 0.97, f" {name} ", fontsize=7, va="top",
+                    ha="right", rotation=90)  # fmt: skip
     ax.set(
         xlabel="class activation at the click (normalised CAS, clipped to [−1, 1])",
         ylabel="clicks inside a confident segment",
@@ -684,7 +692,9 @@ def render(runs: Sequence[dict[str, Any]], out_dir: Path) -> str:
         "",
         f"A1's error rate ε = {first['rate']:.4f}; planted ≥ {MIN_DEPTH_S:g} s inside GT "
         f"actions (seeded, `PLANT_SEED` {PLANT_SEED}); QA: `flag_click`, min score "
-        f"{first['min_score']:g}, margin {first['margin_s']:g} s.",
+        f"{first['min_score']:g}, margin {first['margin_s']:g} s, min activation "
+        + ("none" if first["min_activation"] is None else f"{first['min_activation']:g}")
+        + ".",
         "",
         *goal_lines(table),
     ]
@@ -719,7 +729,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--no-curves",
         action="store_true",
-        help="skip amendment 1's rules (they rerun each first stage on its held-out fold)",
+        help="judge without activation curves: no min activation, no amendment 1 rules (the "
+        "curves rerun each first stage on its held-out fold from its checkpoint)",
     )
     return p
 
@@ -736,6 +747,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not runs:
         raise SystemExit("no finished run matches (runs.json lists runs once they are done)")
     min_score, margin_s, min_activation = server_defaults()
+    if args.no_curves:
+        min_activation = None  # the product's rule needs the curves: judged without it
     sims: dict[tuple[str, int, int], SimData] = {}
     judged = []
     runs.sort(key=lambda r: (r["dir"], r["version"], r["seed"], r["arm"]))  # one sim at a time

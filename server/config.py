@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from model.suggest import PRODUCT_RULE, RULES, rule_signals
+from model.suggest import PRODUCT_RULE, QA_MIN_ACTIVATION, RULES, rule_signals
 from model.suggest import REASONS as SUGGEST_REASONS
 
 MiB = 1024 * 1024
@@ -172,10 +172,10 @@ class Settings(BaseSettings):
         default=0.2, ge=0, description="Clicks this close to a segment's edge are not flagged."
     )
     qa_min_activation: float | None = Field(
-        default=None,
+        default=QA_MIN_ACTIVATION,
         description="A predicted segment flags a click only where its class's activation "
-        "curve at the click is at least this (unset: anywhere inside the segment; "
-        "docs/research/qa-planted.md, amendment 1).",
+        "curve at the click is at least this (empty or off: anywhere inside the segment; "
+        "docs/research/qa-planted.md, amendment 1, chose 0.25 on held-out videos).",
     )
     # Assignments and review (server/assignments, README "Assignments and review")
     assignment_queue: bool = Field(
@@ -200,6 +200,15 @@ class Settings(BaseSettings):
                 "suggestions off)"
             )
         return ",".join(dict.fromkeys(names))
+
+    @field_validator("qa_min_activation", mode="before")
+    @classmethod
+    def _off(cls, v: object) -> object:
+        """``BACKTAL_QA_MIN_ACTIVATION=`` (empty), ``none`` or ``off``: no activation
+        condition (today's rule before amendment 1)."""
+        if isinstance(v, str) and v.strip().lower() in ("", "none", "off"):
+            return None
+        return v
 
     @field_validator("upload_roles")
     @classmethod

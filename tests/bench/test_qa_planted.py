@@ -112,21 +112,26 @@ def test_judged_clicks_by_hand(runs: Path) -> None:
 
 def test_report_and_cli(runs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert qa.main(["--runs", str(runs), "--out-dir", str(out)]) == 0
+    # hand-written predictions have no checkpoint: the product's min activation cannot be
+    # applied, and the run says so rather than judging with another rule
+    with pytest.raises(SystemExit, match="needs the run's checkpoint"):
+        qa.main(["--runs", str(runs), "--out-dir", str(out)])
+    assert qa.main(["--runs", str(runs), "--out-dir", str(out), "--no-curves"]) == 0
     text = (out / "report.md").read_text()
     assert "A1's error rate ε = 0.2222" in text
+    assert "margin 0.2 s, min activation none." in text
     assert "recall 100.0 ± 0.0 % (95 % CI [100.0, 100.0]), precision 50.0 ± 0.0 %" in text
     assert "the goal **holds**" in text
     assert "| bg-click:published | 0,1 | 1/2, 1/3 | 100.0, 100.0 |" in text
     assert "| weak | 0,1 | 1/2, 1/3 | 0.0, 0.0 |" in text
-    assert "uncovered 0, low score 0, edge margin 0" in text
+    assert "uncovered 0, low score 0, edge margin 0, low activation 0" in text
     assert (out / "qa-planted-v3.png").stat().st_size > 10_000
     stored = json.loads((out / "qa_planted.json").read_text())
     assert {r["arm"] for r in stored["runs"]} == set(RULES)
     other = tmp_path / "other.csv"
     other.write_text("URLID,URL,TagID,Tag,Start,End,Time,State\n")
     with pytest.raises(SystemExit, match="not the click file"):
-        qa.main(["--runs", str(runs), "--out-dir", str(out), "--clicks", str(other)])
+        qa.main(["--runs", str(runs), "--out-dir", str(out), "--clicks", str(other), "--no-curves"])
 
 
 def test_amendment_rules_by_hand() -> None:

@@ -46,3 +46,18 @@ def test_a_segment_flags_only_where_its_class_is_active(app, client, admin, alic
     quality = client.get("/api/v1/annotators/quality", headers=admin.h).json()
     (row,) = [a for a in quality["annotators"] if a["annotator_id"] == alice.id]
     assert row["flagged"] == 4  # the quality table counts with the same rule
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [("", None), ("off", None), ("None", None), ("0.5", 0.5)]
+)
+def test_min_activation_from_the_environment(monkeypatch, value, expected):  # type: ignore[no-untyped-def]
+    from model.suggest import QA_MIN_ACTIVATION
+    from server.config import Settings
+
+    assert Settings().qa_min_activation == QA_MIN_ACTIVATION  # amendment 1's choice
+    monkeypatch.setenv("BACKTAL_QA_MIN_ACTIVATION", value)
+    assert Settings().qa_min_activation == expected
+    monkeypatch.setenv("BACKTAL_QA_MIN_ACTIVATION", "high")
+    with pytest.raises(ValueError, match="qa_min_activation"):
+        Settings()
