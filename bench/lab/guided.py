@@ -90,6 +90,8 @@ class GuidedOptions:
     error_rate_source: str  # "A1 measured" or "--error-rate"
     qa_min_score: float = 0.5  # server default BACKTAL_QA_MIN_SCORE
     qa_margin_s: float = 0.2  # server default BACKTAL_QA_MARGIN_S
+    # (no min activation: this study measured QA before docs/research/qa-planted.md's
+    # amendment 1 added BACKTAL_QA_MIN_ACTIVATION; its numbers are of that rule)
     min_spacing_s: float = SuggestConfig.min_spacing_s
     click_radius_s: float = SuggestConfig.click_radius_s
     min_score: float = SuggestConfig.min_score
