@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,19 @@ def run_worker(settings: Any, **kwargs: Any) -> int:
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_once(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m server.worker --once ARGS`` in a subprocess (``env``: ``worker_env``),
+    from the repository root; its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "server.worker", "--once", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def worker_env(settings: Any, **extra: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ from server.models import Job, JobKind, JobStatus, Video
 from server.storage.s3 import S3Storage
 from server.worker.loop import Worker
 from tests.s3server import Relay
-from tests.server.helpers import FAST_WORKER, count, upload, worker_env
+from tests.server.helpers import FAST_WORKER, count, upload, worker_env, worker_once
 from tests.server.storage.conftest import s3_env, s3_fields
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -196,14 +196,7 @@ def test_sigkilled_worker_leaves_nothing_in_scratch_after_restart(  # type: igno
     assert any(name.endswith(".mp4") for name in left), left  # the copied original at least
     assert _objects(app, "proxies/") == []
     env.pop("CRASH_AT")
-    restarted = subprocess.run(
-        [sys.executable, "-m", "server.worker", "--once", "--kinds", "train"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    restarted = worker_once(env, "--kinds", "train")
     assert restarted.returncode == 0, restarted.stderr[-3000:]
     assert [p for p in scratch.rglob("*") if p.is_file() and p.suffix != ".lock"] == []
     assert "leftover entries" in restarted.stderr

@@ -15,6 +15,7 @@ import pytest
 from server.storage import LocalStorage, ObjectNotFound, Storage, check_key, open_storage
 from server.storage.base import StorageError
 from tests.s3server import SECRET_KEY
+from tests.server.helpers import worker_once
 
 MiB = 1024 * 1024
 
@@ -239,8 +240,6 @@ def test_s3_credentials_from_the_standard_aws_variables(s3_settings, monkeypatch
 def test_api_and_worker_refuse_a_storage_url_that_names_no_backend(tmp_path: Path) -> None:
     """A typo in BACKTAL_STORAGE_URL must stop the API and the worker, not fall back to the
     local folder (files would land on a container's disk)."""
-    import subprocess
-    import sys
 
     from server.app import create_app
     from server.config import Settings
@@ -259,12 +258,5 @@ def test_api_and_worker_refuse_a_storage_url_that_names_no_backend(tmp_path: Pat
         "BACKTAL_MEDIA_DIR": str(media),
         "BACKTAL_STORAGE_URL": "minio://bucket/prefix",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "server.worker", "--once"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=Path(__file__).resolve().parents[3],
-    )
+    done = worker_once(env)
     assert done.returncode != 0 and "BACKTAL_STORAGE_URL" in done.stderr

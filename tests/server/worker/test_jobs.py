@@ -19,7 +19,7 @@ from server.jobs import service as jobs
 from server.models import Feature, Job, JobKind, JobStatus, Video, VideoStatus, utcnow
 from server.worker.context import JobContext
 from server.worker.loop import Worker
-from tests.server.helpers import FAST_WORKER, run_worker, upload, worker_env
+from tests.server.helpers import FAST_WORKER, run_worker, upload, worker_env, worker_once
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -290,13 +290,6 @@ def test_worker_threads_setting(app, settings, threads):  # type: ignore[no-unty
     env.pop("BACKTAL_WORKER_THREADS", None)
     if threads is not None:
         env["BACKTAL_WORKER_THREADS"] = threads
-    done = subprocess.run(
-        [sys.executable, "-m", "server.worker", "--once"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = worker_once(env)
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"torch intra-op threads: {threads or 1}" in done.stderr, done.stderr[-3000:]

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from server.housekeeping.tempfiles import is_temp_name
 from server.models import Job, JobKind, JobStatus
 from tests.security.live import free_port, wait_for
-from tests.server.helpers import FAST_WORKER, upload, worker_env
+from tests.server.helpers import FAST_WORKER, upload, worker_env, worker_once
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -175,14 +175,7 @@ def test_a_worker_restarted_after_sigkill_leaves_no_temp_files(  # type: ignore[
         p.relative_to(settings.scratch_root).parts[0] == "worker-0" for p in left
     ), left  # the dead worker's partial proxy (and copy of nothing else: local original)
     # restarted (taking no job kind that is queued: whatever goes is the start's doing)
-    restarted = subprocess.run(
-        [sys.executable, "-m", "server.worker", "--once", "--kinds", "train"],
-        env=worker_env(settings),
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    restarted = worker_once(worker_env(settings), "--kinds", "train")
     assert restarted.returncode == 0, restarted.stderr[-3000:]
     assert _scratch_files(settings) == [], restarted.stderr[-3000:]
     assert "leftover entries" in restarted.stderr
