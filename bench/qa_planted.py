@@ -364,18 +364,17 @@ def counts(
     correct = [r for r in rows if not r["planted"]]
     tp = sum(hit(r) for r in planted)
     fp = sum(hit(r) for r in correct)
+    recall = tp / len(planted) if planted else float("nan")
+    precision = tp / (tp + fp) if tp + fp else float("nan")
     return {
         "planted": len(planted),
         "correct": len(correct),
         "tp": tp,
         "fp": fp,
-        "recall": tp / len(planted) if planted else float("nan"),
-        "precision": tp / (tp + fp) if tp + fp else float("nan"),
+        "recall": recall,
+        "precision": precision,
         "false_flag_rate": fp / len(correct) if correct else float("nan"),
-        "f1": f1(
-            tp / len(planted) if planted else float("nan"),
-            tp / (tp + fp) if tp + fp else float("nan"),
-        ),
+        "f1": f1(recall, precision),
     }
 
 

@@ -1,4 +1,5 @@
-"""Model versions with predictions and suggestions written with the ORM (no training)."""
+"""Model versions with predictions and suggestions written with the ORM (no training), and
+clicks made through the API."""
 
 from __future__ import annotations
 
@@ -61,3 +62,13 @@ def add_version(
                 )
             )
         return int(mv.id)
+
+
+def click(client: Any, actor: Any, vid: int, t: float, **extra: Any) -> dict[str, Any]:
+    r = client.post(
+        f"/api/v1/videos/{vid}/clicks",
+        json={"t_s": t, "client_key": f"k{t}-{vid}", **extra},
+        headers=actor.h,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()

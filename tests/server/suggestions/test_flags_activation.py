@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.server.suggestions.seed import add_version
-from tests.server.suggestions.test_suggestions_api import click, world  # noqa: F401
+from tests.server.suggestions.seed import add_version, click
 
 
 @pytest.fixture
@@ -15,7 +14,7 @@ def settings(settings):  # type: ignore[no-untyped-def]
     return settings.model_copy(update={"qa_min_activation": 0.0})
 
 
-def test_a_segment_flags_only_where_its_class_is_active(app, client, admin, alice, world):  # noqa: F811
+def test_a_segment_flags_only_where_its_class_is_active(app, client, admin, alice, world):
     v1, v2 = world["videos"]
     c0, c1 = world["classes"]
     # one confident Bounce segment spans two actions and the dip between them (the demo's

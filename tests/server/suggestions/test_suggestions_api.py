@@ -8,29 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_user
-from tests.server.helpers import upload
-from tests.server.suggestions.seed import add_version
-
-
-@pytest.fixture
-def world(app, client, admin, alice, bob, clip_bytes, clip2_bytes) -> dict[str, Any]:
-    classes = [
-        client.post("/api/v1/classes", json={"name": n}, headers=admin.h).json()["id"]
-        for n in ("Bounce", "Spin")
-    ]
-    v1 = upload(client, admin, clip_bytes, "a.mp4").json()["id"]
-    v2 = upload(client, admin, clip2_bytes, "b.mp4").json()["id"]
-    return {"classes": classes, "videos": [v1, v2]}
-
-
-def click(client: Any, actor: Any, vid: int, t: float, **extra: Any) -> dict[str, Any]:
-    r = client.post(
-        f"/api/v1/videos/{vid}/clicks",
-        json={"t_s": t, "client_key": f"k{t}-{vid}", **extra},
-        headers=actor.h,
-    )
-    assert r.status_code == 201, r.text
-    return r.json()
+from tests.server.suggestions.seed import add_version, click
 
 
 def suggestions(client: Any, actor: Any, vid: int, which: str = "active") -> dict[str, Any]:
